@@ -1,0 +1,347 @@
+"""A display filmed by a phone camera: the physics that makes moiré, and its clean twin.
+
+Moiré is aliasing: the display's periodic subpixel grid, seen through the lens, is sampled by
+the sensor's pixel grid and its Bayer colour filter, and every harmonic of the display grid
+that lands near a multiple of the sampling frequency folds down to a slow, coloured beat. So
+the simulator renders exactly that chain:
+
+1. display: each display pixel shows one content colour through its subpixels (RGB or BGR
+   stripes, delta, PenTile) separated by a black matrix (fill factor);
+2. geometry: output pixel -> lens distortion -> projective pose -> display coordinates;
+3. optics: the lens blur softens the subpixel mask (applied analytically, per harmonic);
+4. sensor: pixels larger or smaller than the display pixels integrate the light (sub-samples),
+   a Bayer colour filter keeps one colour per pixel, shot and read noise are added, and a
+   bilinear demosaic fills the rest back in;
+5. the phone's processing: white balance, exposure and a tone curve, downscaling to the video
+   size (area filter, or a cheap bilinear one that aliases more), sharpening with halos, then
+   JPEG compression (video clips get H.264 from their encoder instead).
+
+The clean twin runs the same geometry, exposure, white balance and tone curve, but sees an
+ideal emitter (no subpixels, no black matrix) through an ideal full-colour sensor without
+noise, sharpening or compression. Both are therefore aligned to the pixel, and they differ only
+by what a demoiré model should remove.
+
+The display subpixel mask is written as a short Fourier series, so the lens blur is an exact
+Gaussian attenuation of each harmonic and evaluating it costs a few multiply-adds per sample.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+#: Harmonics of the subpixel mask kept in its Fourier series. The fifth harmonic of a stripe
+#: layout is already attenuated below a few percent by any real lens.
+HARMONICS = 5
+
+#: Display layouts: per row parity, per channel, the subpixels (centre, width) within a cell of
+#: ``period`` display pixels, in units of the cell. Widths are scaled by the fill factor.
+LAYOUTS: dict[str, dict] = {
+    "rgb": {"period": 1, "rows": [
+        {0: [(1 / 6, 1 / 3)], 1: [(1 / 2, 1 / 3)], 2: [(5 / 6, 1 / 3)]}] * 2},
+    "bgr": {"period": 1, "rows": [
+        {2: [(1 / 6, 1 / 3)], 1: [(1 / 2, 1 / 3)], 0: [(5 / 6, 1 / 3)]}] * 2},
+    "delta": {"period": 1, "rows": [
+        {0: [(1 / 6, 1 / 3)], 1: [(1 / 2, 1 / 3)], 2: [(5 / 6, 1 / 3)]},
+        {0: [(4 / 6, 1 / 3)], 1: [(0.0, 1 / 3)], 2: [(2 / 6, 1 / 3)]}]},
+    "pentile": {"period": 2, "rows": [
+        {0: [(1 / 8, 1 / 4)], 1: [(3 / 8, 1 / 6), (7 / 8, 1 / 6)], 2: [(5 / 8, 1 / 4)]},
+        {2: [(1 / 8, 1 / 4)], 1: [(3 / 8, 1 / 6), (7 / 8, 1 / 6)], 0: [(5 / 8, 1 / 4)]}]},
+}
+
+
+@dataclass
+class CameraParams:
+    """One shot of a screen. ``sample`` documents the randomised ranges.
+
+    Lengths: ``pitch`` is a display pixel in sensor pixels; ``sensor_scale`` is sensor pixels
+    per output pixel; ``blur`` is the lens PSF's sigma in sensor pixels.
+    """
+
+    layout: str = "rgb"
+    fill_x: float = 0.8
+    fill_y: float = 0.85
+    pitch: float = 1.5
+    sensor_scale: float = 2.0  # 1 (video from a binned sensor) .. 5 (a photo downscaled)
+    rotation_deg: float = 0.0
+    tilt_x: float = 0.0
+    tilt_y: float = 0.0
+    k1: float = 0.0
+    centre_x: float = 0.5
+    centre_y: float = 0.5
+    blur: float = 0.4
+    bayer_phase: int = 0
+    shot_noise: float = 0.002
+    read_noise: float = 0.003
+    exposure: float = 1.0
+    wb_r: float = 1.0
+    wb_b: float = 1.0
+    gamma: float = 2.2
+    contrast: float = 0.0
+    sharpen: float = 0.0
+    sharpen_sigma: float = 1.0
+    downscale: str = "area"
+    jpeg_quality: int | None = 90
+
+    @classmethod
+    def sample(cls, rng: np.random.Generator) -> CameraParams:
+        """Random parameters over the ranges seen in phone photos and video of screens."""
+        if rng.random() < 0.45:
+            # Display pitch close to a multiple of the sensor pitch (or of the Bayer period):
+            # the long, slow bands and rings of close shots.
+            pitch = float(rng.choice([1.0, 2.0, 3.0, 0.5 * 3])) + float(rng.normal(0, 0.06))
+        else:
+            pitch = float(np.exp(rng.uniform(np.log(0.7), np.log(3.6))))
+        return cls(
+            layout=str(rng.choice(["rgb", "rgb", "bgr", "delta", "pentile"])),
+            fill_x=float(rng.uniform(0.55, 0.98)),
+            fill_y=float(rng.uniform(0.6, 0.98)),
+            pitch=max(pitch, 0.6),
+            sensor_scale=float(np.exp(rng.uniform(0.0, np.log(5.0)))),
+            rotation_deg=float(rng.normal(0, 4)),
+            tilt_x=float(rng.normal(0, 0.12)),
+            tilt_y=float(rng.normal(0, 0.12)),
+            k1=float(rng.uniform(-0.12, 0.12)),
+            centre_x=float(rng.uniform(0.3, 0.7)),
+            centre_y=float(rng.uniform(0.3, 0.7)),
+            blur=float(rng.uniform(0.15, 0.7)),
+            bayer_phase=int(rng.integers(4)),
+            shot_noise=float(np.exp(rng.uniform(np.log(2e-4), np.log(8e-3)))),
+            read_noise=float(np.exp(rng.uniform(np.log(5e-4), np.log(8e-3)))),
+            exposure=float(rng.uniform(0.75, 1.25)),
+            wb_r=float(rng.uniform(0.85, 1.15)),
+            wb_b=float(rng.uniform(0.85, 1.15)),
+            gamma=float(rng.uniform(1.9, 2.5)),
+            contrast=float(rng.uniform(0.0, 0.5)),
+            sharpen=float(rng.choice([0.0, rng.uniform(0.2, 1.5)], p=[0.3, 0.7])),
+            sharpen_sigma=float(rng.uniform(0.7, 1.6)),
+            downscale=str(rng.choice(["area", "bilinear"], p=[0.6, 0.4])),
+            jpeg_quality=int(rng.integers(60, 96)) if rng.random() < 0.85 else None,
+        )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def display_px_per_output_px(self) -> float:
+        return self.sensor_scale / self.pitch
+
+
+def _view_to_display(params: CameraParams, ys: torch.Tensor, xs: torch.Tensor,
+                     height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Map output-pixel coordinates to display pixels, relative to the view's centre.
+
+    The lens distorts radially around the image centre; then a homography (tilt, rotation,
+    zoom) lays the camera's view onto the screen.
+    """
+    half_diag = 0.5 * math.hypot(height, width)
+    x = (xs - (width - 1) / 2) / half_diag
+    y = (ys - (height - 1) / 2) / half_diag
+    radial = 1 + params.k1 * (x * x + y * y)
+    x, y = x * radial, y * radial
+    w = 1 + params.tilt_x * x + params.tilt_y * y
+    x, y = x / w, y / w
+    theta = math.radians(params.rotation_deg)
+    c, s = math.cos(theta), math.sin(theta)
+    zoom = params.display_px_per_output_px() * half_diag
+    return (c * x - s * y) * zoom, (s * x + c * y) * zoom
+
+
+def _view_extent(params: CameraParams, height: int, width: int) -> tuple[float, ...]:
+    """(u_min, u_max, v_min, v_max) of the view's outline on the display."""
+    t = torch.linspace(0.0, 1.0, 64)
+    ys = torch.cat([t * 0, t * 0 + height, t * height, t * height]) - 0.5
+    xs = torch.cat([t * width, t * width, t * 0, t * 0 + width]) - 0.5
+    u, v = _view_to_display(params, ys, xs, height, width)
+    return u.min().item(), u.max().item(), v.min().item(), v.max().item()
+
+
+def content_size_for(params: CameraParams, height: int, width: int,
+                     slack: float = 1.1) -> tuple[int, int]:
+    """Display pixels (rows, columns) the content needs to fill the camera's view."""
+    u0, u1, v0, v1 = _view_extent(params, height, width)
+    return int(math.ceil((v1 - v0) * slack)) + 2, int(math.ceil((u1 - u0) * slack)) + 2
+
+
+def _output_to_display(params: CameraParams, ys: torch.Tensor, xs: torch.Tensor,
+                       height: int, width: int, content_hw: tuple[int, int]):
+    """Output pixels to absolute display pixels: the view sits inside the content, at
+    ``centre_x``/``centre_y`` of the room left around it (centred if the content is smaller).
+    """
+    u0, u1, v0, v1 = _view_extent(params, height, width)
+    u, v = _view_to_display(params, ys, xs, height, width)
+    room_u, room_v = content_hw[1] - (u1 - u0), content_hw[0] - (v1 - v0)
+    fx = params.centre_x if room_u >= 0 else 0.5
+    fy = params.centre_y if room_v >= 0 else 0.5
+    return u - u0 + fx * room_u, v - v0 + fy * room_v
+
+
+def _harmonic_basis(f: torch.Tensor) -> torch.Tensor:
+    """[1, cos 2πkf, sin 2πkf for k = 1..K] along a new last axis, by the angle-sum recursion."""
+    c1, s1 = torch.cos(2 * math.pi * f), torch.sin(2 * math.pi * f)
+    cols, ck, sk = [torch.ones_like(f)], c1, s1
+    for _ in range(HARMONICS):
+        cols += [ck, sk]
+        ck, sk = ck * c1 - sk * s1, sk * c1 + ck * s1
+    return torch.stack(cols, dim=-1)
+
+
+def _box_coefficients(boxes: list[tuple[float, float]], sigma: float) -> np.ndarray:
+    """Fourier coefficients (in the basis above) of Gaussian-blurred periodic boxes."""
+    coef = np.zeros(1 + 2 * HARMONICS)
+    for centre, width in boxes:
+        coef[0] += width
+        for k in range(1, HARMONICS + 1):
+            amp = 2 * math.sin(math.pi * k * width) / (math.pi * k)
+            amp *= math.exp(-2 * (math.pi * k * sigma) ** 2)
+            coef[2 * k - 1] += amp * math.cos(2 * math.pi * k * centre)
+            coef[2 * k] += amp * math.sin(2 * math.pi * k * centre)
+    return coef
+
+
+def _subpixel_mask(params: CameraParams, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Emission of each colour channel at display coordinates (u, v), mean 1 per channel."""
+    layout = LAYOUTS[params.layout]
+    period = layout["period"]
+    sigma = params.blur / params.pitch  # lens blur in display pixels
+    bx = _harmonic_basis(u / period)
+    by = _harmonic_basis(v)
+    coef_y = torch.tensor(_box_coefficients([(0.5, params.fill_y)], sigma), dtype=u.dtype)
+    mask_y = (by @ coef_y) / params.fill_y
+    odd_row = (torch.floor(v).long() % 2).bool()
+    channels = []
+    for ch in range(3):
+        per_row = []
+        for row in layout["rows"]:
+            boxes = [(c, w * params.fill_x) for c, w in row.get(ch, [])]
+            coef = _box_coefficients(boxes, sigma / period)
+            per_row.append(torch.tensor(coef / coef[0], dtype=u.dtype))
+        mask_x = torch.where(odd_row, bx @ per_row[1], bx @ per_row[0])
+        channels.append(mask_x * mask_y)
+    return torch.stack(channels).clamp_(min=0)
+
+
+def _sample_content(content_lin: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Colour shown by the display pixel under each (u, v); black bezel outside the screen."""
+    h, w = content_lin.shape[1:]
+    iu, iv = torch.floor(u).long(), torch.floor(v).long()
+    inside = (iu >= 0) & (iu < w) & (iv >= 0) & (iv < h)
+    idx = (iv.clamp(0, h - 1) * w + iu.clamp(0, w - 1)).reshape(-1)
+    out = content_lin.reshape(3, -1)[:, idx].reshape(3, *u.shape)
+    return out * inside
+
+
+def _grid(height: int, width: int, scale: float, sub: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Output-pixel coordinates of ``sub`` x ``sub`` sub-samples of each pixel of a grid that
+    has ``scale`` pixels per output pixel; shape (H*scale, W*scale, sub*sub)."""
+    hs, ws = round(height * scale), round(width * scale)
+    offs = (torch.arange(sub, dtype=torch.float32) + 0.5) / sub - 0.5
+    ys = (torch.arange(hs, dtype=torch.float32)[:, None] + 0.5 + offs[None, :]) * (height / hs)
+    xs = (torch.arange(ws, dtype=torch.float32)[:, None] + 0.5 + offs[None, :]) * (width / ws)
+    ys = ys - 0.5
+    xs = xs - 0.5
+    yy = ys[:, None, :, None].expand(hs, ws, sub, sub).reshape(hs, ws, sub * sub)
+    xx = xs[None, :, None, :].expand(hs, ws, sub, sub).reshape(hs, ws, sub * sub)
+    return yy, xx
+
+
+def _tone(lin: torch.Tensor, params: CameraParams) -> torch.Tensor:
+    """Exposure, white balance, gamma and an S-curve: the phone's rendering of linear light."""
+    gains = torch.tensor([params.wb_r, 1.0, params.wb_b]).view(3, 1, 1) * params.exposure
+    y = (lin * gains).clamp_(0, 1) ** (1 / params.gamma)
+    smooth = y * y * (3 - 2 * y)
+    return (1 - params.contrast) * y + params.contrast * smooth
+
+
+def _bayer_mosaic_demosaic(rgb: torch.Tensor, params: CameraParams,
+                           rng: np.random.Generator) -> torch.Tensor:
+    """Keep one colour per pixel (RGGB at a random phase), add noise, bilinear-demosaic."""
+    _, h, w = rgb.shape
+    py, px = divmod(params.bayer_phase, 2)
+    yy = (torch.arange(h)[:, None] + py) % 2
+    xx = (torch.arange(w)[None, :] + px) % 2
+    masks = torch.stack([(yy == 0) & (xx == 0), (yy + xx) == 1, (yy == 1) & (xx == 1)]).float()
+    raw = (rgb * masks).sum(0)
+    noise_sd = torch.sqrt(params.shot_noise * raw.clamp(min=0) + params.read_noise ** 2)
+    gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
+    raw = raw + noise_sd * torch.randn(raw.shape, generator=gen)
+    k_g = torch.tensor([[0, 1, 0], [1, 4, 1], [0, 1, 0]], dtype=torch.float32) / 4
+    k_rb = torch.tensor([[1, 2, 1], [2, 4, 2], [1, 2, 1]], dtype=torch.float32) / 4
+    kernels = torch.stack([k_rb, k_g, k_rb])[:, None]
+    sparse = F.pad((raw * masks)[None], (1, 1, 1, 1), mode="reflect")
+    return F.conv2d(sparse, kernels, groups=3)[0]
+
+
+def _downscale(img: torch.Tensor, height: int, width: int, method: str) -> torch.Tensor:
+    if img.shape[-2:] == (height, width):
+        return img
+    if method == "area":
+        return F.interpolate(img[None], size=(height, width), mode="bilinear",
+                             antialias=True, align_corners=False)[0]
+    return F.interpolate(img[None], size=(height, width), mode="bilinear",
+                         align_corners=False)[0]
+
+
+def _sharpen(img: torch.Tensor, amount: float, sigma: float) -> torch.Tensor:
+    """Unsharp masking as phone pipelines do: it makes the halos seen in real footage."""
+    if amount <= 0:
+        return img
+    radius = max(1, int(math.ceil(2.5 * sigma)))
+    t = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = k / k.sum()
+    x = F.pad(img[None], (radius, radius, radius, radius), mode="replicate")
+    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(3, 1, 1, -1), groups=3)
+    x = F.conv2d(x, k.view(1, 1, -1, 1).expand(3, 1, -1, 1), groups=3)[0]
+    return img + amount * (img - x)
+
+
+def to_uint8(img: torch.Tensor) -> np.ndarray:
+    """3 x H x W float in [0, 1] to H x W x 3 uint8."""
+    return (img.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+def jpeg_roundtrip(img: np.ndarray, quality: int) -> np.ndarray:
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="JPEG", quality=quality, subsampling=2)
+    return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+
+
+def srgb_to_linear(content: np.ndarray) -> torch.Tensor:
+    """uint8 H x W x 3 sRGB-ish content to 3 x H x W linear light (display gamma 2.2)."""
+    return (torch.from_numpy(np.ascontiguousarray(content)).permute(2, 0, 1).float()
+            / 255.0) ** 2.2
+
+
+def render_pair(content: np.ndarray, params: CameraParams, height: int, width: int,
+                rng: np.random.Generator, compress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Film ``content`` (uint8 display pixels) with ``params``: (moiré frame, clean twin).
+
+    ``compress=False`` leaves the moiré frame uncompressed (video clips are compressed by their
+    encoder instead of JPEG).
+    """
+    content_lin = srgb_to_linear(content)
+    hw = content.shape[:2]
+    # Sensor: irradiance integrated over each sensor pixel by 2 x 2 sub-samples; a sensor much
+    # finer than the output is integrated by the downscale instead.
+    ys, xs = _grid(height, width, params.sensor_scale, 2 if params.sensor_scale < 2.5 else 1)
+    u, v = _output_to_display(params, ys, xs, height, width, hw)
+    emitted = _sample_content(content_lin, u, v) * _subpixel_mask(params, u, v)
+    sensor = emitted.mean(-1)
+    sensor = _bayer_mosaic_demosaic(sensor, params, rng)
+    moire = _tone(sensor.clamp(min=0), params)
+    moire = _downscale(moire, height, width, params.downscale)
+    moire = to_uint8(_sharpen(moire, params.sharpen, params.sharpen_sigma))
+    if compress and params.jpeg_quality is not None:
+        moire = jpeg_roundtrip(moire, params.jpeg_quality)
+    # Clean twin: an ideal emitter area-sampled finely enough to resolve the display pixels.
+    sub = int(min(6, max(2, math.ceil(2 * params.display_px_per_output_px()))))
+    ys, xs = _grid(height, width, 1.0, sub)
+    u, v = _output_to_display(params, ys, xs, height, width, hw)
+    clean = to_uint8(_tone(_sample_content(content_lin, u, v).mean(-1), params))
+    return moire, clean

@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""Train the demoiré network on simulator pairs generated on the fly.
+
+Data: worker processes render fresh (moiré, clean) pairs with ``streamdemoire.synth`` from
+seeds that never overlap the benchmark's; the trainer keeps them in a replay pool and draws
+random crops and flips from it, so each costly render feeds several steps.
+
+Loss: L1 plus an L1 on the 2-D spectrum (moiré lives in a few frequency peaks, which a pixel
+loss under-weights), plus L1 at half resolution, which weighs the long, low-contrast bands.
+
+Checkpoints: ``--run DIR`` holds ``last.pt`` (weights, optimizer, step: ``--resume`` continues
+from it) and ``best.pt``; ``--ship`` copies the best into the package's weights. Every
+checkpoint carries its architecture, data config, eval scores and git revision.
+
+    python tools/train.py --run runs/main --steps 20000 --ship
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, IterableDataset
+
+from streamdemoire.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, save_checkpoint
+from streamdemoire.model.net import DemoireNet, NetConfig
+from streamdemoire.quality import psnr
+from streamdemoire.synth.pairs import pair_for_seed, sample_pair
+
+#: Training seeds start here; benchmark seeds stay below it.
+TRAIN_SEED_BASE = 1_000_000
+VAL_SEEDS = range(900, 924)
+
+
+class SimulatedPairs(IterableDataset):
+    """An endless stream of fresh simulator pairs; each worker draws its own seeds."""
+
+    def __init__(self, size: int, seed: int) -> None:
+        self.size, self.seed = size, seed
+
+    def __iter__(self):
+        torch.set_num_threads(1)
+        info = torch.utils.data.get_worker_info()
+        wid = info.id if info else 0
+        rng = np.random.default_rng([TRAIN_SEED_BASE, self.seed, wid])
+        while True:
+            moire, clean, _ = sample_pair(rng, self.size, self.size)
+            yield torch.from_numpy(moire), torch.from_numpy(clean)
+
+
+class ReplayPool:
+    """Recent pairs kept in memory; batches are random crops and flips drawn from them."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.items: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def add(self, moire: torch.Tensor, clean: torch.Tensor) -> None:
+        item = (moire.permute(2, 0, 1).contiguous(), clean.permute(2, 0, 1).contiguous())
+        if len(self.items) < self.capacity:
+            self.items.append(item)
+        else:
+            self.items[random.randrange(self.capacity)] = item
+
+    def batch(self, n: int, crop: int) -> tuple[torch.Tensor, torch.Tensor]:
+        xs, ys = [], []
+        for moire, clean in random.sample(self.items, n):
+            h, w = moire.shape[1:]
+            top, left = random.randint(0, h - crop), random.randint(0, w - crop)
+            x = moire[:, top:top + crop, left:left + crop]
+            y = clean[:, top:top + crop, left:left + crop]
+            if random.random() < 0.5:
+                x, y = x.flip(-1), y.flip(-1)
+            if random.random() < 0.5:
+                x, y = x.flip(-2), y.flip(-2)
+            xs.append(x)
+            ys.append(y)
+        return torch.stack(xs).float() / 255, torch.stack(ys).float() / 255
+
+
+def loss_fn(out: torch.Tensor, target: torch.Tensor, freq_weight: float) -> torch.Tensor:
+    pixel = F.l1_loss(out, target)
+    spectrum = (torch.fft.rfft2(out, norm="ortho") - torch.fft.rfft2(target, norm="ortho")).abs()
+    coarse = F.l1_loss(F.avg_pool2d(out, 4), F.avg_pool2d(target, 4))
+    return pixel + freq_weight * spectrum.mean() + coarse
+
+
+def git_revision() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def validation_set(size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    pairs = []
+    for seed in VAL_SEEDS:
+        moire, clean, _ = pair_for_seed(seed, size, size)
+        pairs.append((torch.from_numpy(moire).permute(2, 0, 1)[None].float() / 255,
+                      torch.from_numpy(clean).permute(2, 0, 1)[None].float() / 255))
+    return pairs
+
+
+@torch.inference_mode()
+def evaluate(net: DemoireNet, pairs) -> dict:
+    net.eval()
+    gains, inputs = [], []
+    for x, y in pairs:
+        inputs.append(psnr(x, y))
+        gains.append(psnr(net(x).clamp(0, 1), y) - inputs[-1])
+    net.train()
+    return {"val_input_psnr": float(np.mean(inputs)), "val_gain_db": float(np.mean(gains))}
+
+
+def lr_at(step: int, total: int, base: float, warmup: int = 300) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--run", type=Path, default=Path("runs/main"), help="run directory")
+    ap.add_argument("--steps", type=int, default=20000)
+    ap.add_argument("--batch", type=int, default=6)
+    ap.add_argument("--crop", type=int, default=256, help="training crop side")
+    ap.add_argument("--render", type=int, default=320, help="side of each rendered pair")
+    ap.add_argument("--pool", type=int, default=192, help="replay pool size")
+    ap.add_argument("--fresh-per-step", type=int, default=2, help="new pairs added per step")
+    ap.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1))
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--freq-weight", type=float, default=0.05)
+    ap.add_argument("--eval-every", type=int, default=500)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--resume", action="store_true", help="continue from RUN/last.pt")
+    ap.add_argument("--init", type=Path, help="start from these weights (e.g. the shipped ones)")
+    ap.add_argument("--ship", action="store_true", help="copy the best checkpoint into the package")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = ap.parse_args()
+
+    random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    device = torch.device(args.device)
+    args.run.mkdir(parents=True, exist_ok=True)
+    net = DemoireNet(NetConfig())
+    if args.init:
+        net = load_checkpoint(args.init).build()
+    net = net.to(device).train()
+    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
+    step, best = 0, -1e9
+    last = args.run / "last.pt"
+    if args.resume and last.exists():
+        state = torch.load(last, map_location="cpu", weights_only=False)
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        step, best = state["step"], state["best"]
+        print(f"resumed at step {step} (best val gain {best:.2f} dB)", flush=True)
+
+    data = {"simulator": "streamdemoire.synth camera v1", "render": args.render,
+            "crop": args.crop, "batch": args.batch, "freq_weight": args.freq_weight,
+            "train_seed_base": TRAIN_SEED_BASE, "seed": args.seed + step}
+    loader = iter(DataLoader(SimulatedPairs(args.render, args.seed + step), batch_size=None,
+                             num_workers=args.workers, prefetch_factor=8,
+                             persistent_workers=True))
+    pool = ReplayPool(args.pool)
+    while len(pool.items) < max(args.batch * 4, 32):
+        pool.add(*next(loader))
+    val = validation_set(args.crop)
+    print(f"pool warm ({len(pool.items)} pairs); training from step {step}", flush=True)
+
+    t0, running = time.time(), 0.0
+    while step < args.steps:
+        for _ in range(args.fresh_per_step):
+            pool.add(*next(loader))
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, args.steps, args.lr)
+        x, y = pool.batch(args.batch, args.crop)
+        x, y = x.to(device), y.to(device)
+        loss = loss_fn(net(x), y, args.freq_weight)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        step += 1
+        running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
+        if step % 50 == 0:
+            print(f"step {step} loss {running:.4f} {(time.time() - t0) / 50:.2f}s/step", flush=True)
+            t0 = time.time()
+        if step % args.eval_every == 0 or step == args.steps:
+            scores = evaluate(net, [(a.to(device), b.to(device)) for a, b in val])
+            meta = {"steps": step, "data": data, "eval": scores, "git": git_revision(),
+                    "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                        "best": max(best, scores["val_gain_db"])}, last)
+            if scores["val_gain_db"] > best:
+                best = scores["val_gain_db"]
+                save_checkpoint(args.run / "best.pt", net, meta)
+                if args.ship:
+                    shutil.copyfile(args.run / "best.pt", DEFAULT_CHECKPOINT)
+            print(f"eval step {step}: {scores} best {best:.2f}", flush=True)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
