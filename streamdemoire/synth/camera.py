@@ -61,7 +61,9 @@ class CameraParams:
     """One shot of a screen. ``sample`` documents the randomised ranges.
 
     Lengths: ``pitch`` is a display pixel in sensor pixels; ``sensor_scale`` is sensor pixels
-    per output pixel; ``blur`` is the lens PSF's sigma in sensor pixels.
+    per output pixel; ``blur`` is the lens PSF's sigma in sensor pixels; ``defocus`` is a
+    further blur in output pixels (focus missed, stabiliser resampling) that the clean twin
+    does not have, so the model learns to restore the detail it costs.
     """
 
     layout: str = "rgb"
@@ -84,6 +86,7 @@ class CameraParams:
     wb_b: float = 1.0
     gamma: float = 2.2
     contrast: float = 0.0
+    defocus: float = 0.0
     sharpen: float = 0.0
     sharpen_sigma: float = 1.0
     downscale: str = "area"
@@ -119,6 +122,7 @@ class CameraParams:
             wb_b=float(rng.uniform(0.85, 1.15)),
             gamma=float(rng.uniform(1.9, 2.5)),
             contrast=float(rng.uniform(0.0, 0.5)),
+            defocus=float(rng.choice([0.0, rng.uniform(0.3, 1.2)], p=[0.5, 0.5])),
             sharpen=float(rng.choice([0.0, rng.uniform(0.2, 1.5)], p=[0.3, 0.7])),
             sharpen_sigma=float(rng.uniform(0.7, 1.6)),
             downscale=str(rng.choice(["area", "bilinear"], p=[0.6, 0.4])),
@@ -287,9 +291,9 @@ def _downscale(img: torch.Tensor, height: int, width: int, method: str) -> torch
                          align_corners=False)[0]
 
 
-def _sharpen(img: torch.Tensor, amount: float, sigma: float) -> torch.Tensor:
-    """Unsharp masking as phone pipelines do: it makes the halos seen in real footage."""
-    if amount <= 0:
+def _gaussian_blur(img: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of a 3 x H x W image."""
+    if sigma <= 0:
         return img
     radius = max(1, int(math.ceil(2.5 * sigma)))
     t = torch.arange(-radius, radius + 1, dtype=torch.float32)
@@ -297,8 +301,14 @@ def _sharpen(img: torch.Tensor, amount: float, sigma: float) -> torch.Tensor:
     k = k / k.sum()
     x = F.pad(img[None], (radius, radius, radius, radius), mode="replicate")
     x = F.conv2d(x, k.view(1, 1, 1, -1).expand(3, 1, 1, -1), groups=3)
-    x = F.conv2d(x, k.view(1, 1, -1, 1).expand(3, 1, -1, 1), groups=3)[0]
-    return img + amount * (img - x)
+    return F.conv2d(x, k.view(1, 1, -1, 1).expand(3, 1, -1, 1), groups=3)[0]
+
+
+def _sharpen(img: torch.Tensor, amount: float, sigma: float) -> torch.Tensor:
+    """Unsharp masking as phone pipelines do: it makes the halos seen in real footage."""
+    if amount <= 0:
+        return img
+    return img + amount * (img - _gaussian_blur(img, sigma))
 
 
 def to_uint8(img: torch.Tensor) -> np.ndarray:
@@ -335,7 +345,7 @@ def render_pair(content: np.ndarray, params: CameraParams, height: int, width: i
     sensor = emitted.mean(-1)
     sensor = _bayer_mosaic_demosaic(sensor, params, rng)
     moire = _tone(sensor.clamp(min=0), params)
-    moire = _downscale(moire, height, width, params.downscale)
+    moire = _gaussian_blur(_downscale(moire, height, width, params.downscale), params.defocus)
     moire = to_uint8(_sharpen(moire, params.sharpen, params.sharpen_sigma))
     if compress and params.jpeg_quality is not None:
         moire = jpeg_roundtrip(moire, params.jpeg_quality)
