@@ -29,7 +29,7 @@ class Engine(ABC):
     def __call__(self, frames: torch.Tensor) -> torch.Tensor:
         padded, h, w = pad_to_stride(frames, STRIDE)
         out = self._infer(padded)
-        return out[..., :h, :w].clamp_(0.0, 1.0)
+        return out[..., :h, :w].clamp(0.0, 1.0)  # not in place: `out` is an inference tensor
 
     def describe(self) -> str:
         """One line for logs and --json: backend, device and precision."""
