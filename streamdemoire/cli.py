@@ -1,0 +1,162 @@
+"""The ``streamdemoire`` command line.
+
+One function per command, each a thin front end over the library; what they share lives
+here: failures become one line on stderr and a non-zero exit code (never a traceback), and
+notices (audio re-encoded, frames lost) go to stderr above the progress bar. To add a
+command, decorate a function with ``@main.command()`` and run its body inside
+``one_line_errors()``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from . import __version__
+from .api import Demoirer
+from .engine import BACKENDS, EngineError
+from .errors import UserError
+from .io import ENCODERS, EncodeSettings
+from .model.checkpoint import CheckpointError
+from .pipeline import CleanReport, clean_file
+
+#: Set to 1 to get the full traceback of an unexpected error instead of its one line.
+DEBUG_ENV = "STREAMDEMOIRE_DEBUG"
+
+log = logging.getLogger("streamdemoire")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="streamdemoire")
+def main() -> None:
+    """Remove moiré from camera footage of screens, in files and live feeds."""
+
+
+@main.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Output file; its extension picks the container. "
+                   "[default: INPUT_clean.EXT beside INPUT]")
+@click.option("--codec", type=click.Choice(list(ENCODERS)), default="libx264", show_default=True,
+              help="Video encoder (ffv1: lossless; *_nvenc: NVIDIA GPUs).")
+@click.option("--crf", type=click.IntRange(0, 51),
+              help="Quality, lower is better [default: 18 libx264, 20 libx265, "
+                   "19 nvenc (as cq); ffv1 is lossless].")
+@click.option("--preset", help="Encoder speed preset [default: medium for x264/x265, "
+                               "p4 for nvenc].")
+@click.option("--batch", type=click.IntRange(1, 256), default=4, show_default=True,
+              help="Frames per model call.")
+@click.option("--backend", type=click.Choice(list(BACKENDS)), default="torch", show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ...")
+@click.option("--checkpoint", type=click.Path(path_type=Path),
+              help="Model weights [default: the shipped checkpoint].")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no notices.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON line with the results last on stdout.")
+def clean(input_path: Path, output: Path | None, codec: str, crf: int | None,
+          preset: str | None, batch: int, backend: str, device: str,
+          checkpoint: Path | None, quiet: bool, as_json: bool) -> None:
+    """Demoiré the video file INPUT.
+
+    The output keeps the input's frame timestamps (variable frame rate too), size, rotation
+    and colour tags; audio and subtitles are copied (audio is re-encoded to AAC, and
+    subtitles left out, only where the output container cannot hold them). It appears only
+    when complete: a failed or interrupted run leaves nothing behind.
+    """
+    show_notices(not quiet)
+    output = output or default_output(input_path)
+    with one_line_errors():
+        demoirer = Demoirer(backend=backend, device=device, checkpoint=checkpoint)
+        with progress_bar(enabled=not quiet and sys.stderr.isatty(),
+                          label=input_path.name) as on_progress:
+            report = clean_file(input_path, output, demoirer,
+                                settings=EncodeSettings(codec, crf, preset),
+                                batch_size=batch, on_progress=on_progress)
+    if as_json:
+        click.echo(json.dumps(clean_result(report, demoirer)))
+    elif not quiet:
+        click.echo(f"wrote {report.output}: {report.frames} frames in {report.seconds:.1f} s "
+                   f"({report.fps:.1f} fps)")
+
+
+def default_output(input_path: Path) -> Path:
+    return input_path.with_name(f"{input_path.stem}_clean{input_path.suffix or '.mp4'}")
+
+
+def clean_result(report: CleanReport, demoirer: Demoirer) -> dict:
+    """The --json line: what ran, how fast, and how much of the input was unusable."""
+    return {
+        "output": str(report.output),
+        "frames": report.frames,
+        "seconds": round(report.seconds, 3),
+        "fps": round(report.fps, 2),
+        "backend": demoirer.engine.name,
+        "device": str(demoirer.engine.device),
+        "lost": report.lost,
+        "corrupt": report.corrupt,
+    }
+
+
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    """Turn any failure into one line on stderr and an exit code: 1, or 130 for Ctrl-C."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        fail("interrupted", code=130)
+    except (UserError, EngineError, CheckpointError) as exc:
+        fail(str(exc))
+    except OSError as exc:  # outside FFmpeg: e.g. the final rename on a full or read-only disk
+        fail(f"{exc.strerror or exc}: {exc.filename or ''}")
+    except Exception as exc:
+        if os.environ.get(DEBUG_ENV) == "1":
+            raise
+        fail(f"unexpected {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 for the traceback)")
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.echo(f"streamdemoire: error: {' '.join(message.split())}", err=True)
+    raise SystemExit(code)
+
+
+@contextmanager
+def progress_bar(enabled: bool, label: str) -> Iterator[Callable[[int, int | None], None]]:
+    """An ``on_progress(done, total)`` callback that draws a bar (frames, fps, ETA) if enabled."""
+    bar: tqdm | None = None
+
+    def on_progress(done: int, total: int | None) -> None:
+        nonlocal bar
+        if not enabled:
+            return
+        if bar is None:
+            bar = tqdm(total=total, desc=label, unit="frame", file=sys.stderr,
+                       dynamic_ncols=True)
+        bar.update(done - bar.n)
+
+    try:
+        yield on_progress
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+class _NoticeHandler(logging.Handler):
+    """Each notice as one line on the current stderr, above a progress bar if one is drawn."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        tqdm.write(f"streamdemoire: {record.getMessage()}", file=sys.stderr)
+
+
+def show_notices(enabled: bool) -> None:
+    """Route the library's warnings to stderr (or silence them, for --quiet)."""
+    log.handlers = [_NoticeHandler()]
+    log.propagate = False
+    log.setLevel(logging.WARNING if enabled else logging.ERROR)

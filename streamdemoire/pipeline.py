@@ -1,0 +1,240 @@
+"""The one path every frame takes: decode thread -> engine -> encode thread.
+
+```
+source.batches() --[queue]--> transform (caller's thread) --[queue]--> sink.write()
+   decode thread                 the model                       encode thread
+```
+
+The three stages overlap, so a clip takes about as long as its slowest stage. The queues are
+bounded (``depth`` batches each) so memory stays flat however long the input is; what happens
+when a queue is full is the job's ``DropPolicy``: a file job waits (``BLOCK``: no frame is ever
+dropped, duplicated or reordered), a live job drops the oldest queued batch and counts it.
+
+``Pipeline`` knows nothing about files: ``clean``, ``live``, ``bench`` and the worker differ
+only in the source, the sink and the policy they hand it. ``clean_file`` is the file job.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .io import Batch, EncodeSettings, FileSink, FileSource, check_output_path
+
+log = logging.getLogger(__name__)
+
+#: The model stage: uint8 RGB frames N x H x W x 3 in, the same shape and dtype out
+#: (a ``Demoirer`` is one).
+Transform = Callable[[np.ndarray], np.ndarray]
+
+
+class Source(Protocol):
+    def batches(self, size: int) -> Iterator[Batch]:
+        """Frames in display order, ``size`` at a time (the last batch may be shorter)."""
+
+
+class Sink(Protocol):
+    def write(self, batch: Batch) -> None:
+        """Take one processed batch; called from the encode thread, in order."""
+
+
+class DropPolicy(enum.Enum):
+    #: Wait for the slower stage (back-pressure): file jobs, nothing is ever lost.
+    BLOCK = "block"
+    #: Discard the oldest queued batch to make room: live jobs, where late is useless.
+    DROP_OLDEST = "drop_oldest"
+
+
+@dataclass
+class PipelineStats:
+    frames: int = 0
+    batches: int = 0
+    #: Frames discarded by ``DropPolicy.DROP_OLDEST`` (always 0 under ``BLOCK``).
+    dropped: int = 0
+    seconds: float = 0.0
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+class _Stopped(Exception):
+    """Raised inside a stage when another stage failed, so it leaves quietly."""
+
+
+_END = object()  # marks the end of a queue's items
+
+
+class _Channel:
+    """A bounded queue between two stages that gives up as soon as the pipeline aborts."""
+
+    _POLL_S = 0.1  # how soon a waiting stage notices an abort
+
+    def __init__(self, depth: int, policy: DropPolicy, abort: threading.Event) -> None:
+        self._queue: queue.Queue = queue.Queue(depth)
+        self._policy = policy
+        self._abort = abort
+        self.dropped = 0
+
+    def put(self, item: object) -> None:
+        if self._policy is DropPolicy.DROP_OLDEST and item is not _END:
+            self._put_dropping_oldest(item)
+            return
+        while not self._abort.is_set():
+            try:
+                self._queue.put(item, timeout=self._POLL_S)
+                return
+            except queue.Full:
+                pass
+        raise _Stopped
+
+    def _put_dropping_oldest(self, item: object) -> None:
+        while True:
+            try:
+                self._queue.put_nowait(item)
+                return
+            except queue.Full:
+                try:
+                    self.dropped += len(self._queue.get_nowait())
+                except queue.Empty:  # the consumer just made room
+                    pass
+
+    def __iter__(self) -> Iterator:
+        while True:
+            try:
+                item = self._queue.get(timeout=self._POLL_S)
+            except queue.Empty:
+                if self._abort.is_set():
+                    raise _Stopped from None
+                continue
+            if item is _END:
+                return
+            yield item
+
+
+class Pipeline:
+    """Runs source -> transform -> sink once; ``run()`` returns when the sink has every batch.
+
+    On any failure in any stage (or Ctrl-C), all stages stop and ``run()`` raises the first
+    error; finishing or discarding the sink's output is the caller's business.
+    """
+
+    def __init__(self, source: Source, transform: Transform, sink: Sink, *,
+                 batch_size: int = 4, depth: int = 2, policy: DropPolicy = DropPolicy.BLOCK,
+                 on_batch: Callable[[PipelineStats], None] | None = None) -> None:
+        self.source, self.transform, self.sink = source, transform, sink
+        self.batch_size = batch_size
+        self.on_batch = on_batch
+        self.stats = PipelineStats()
+        self._abort = threading.Event()
+        self._error: BaseException | None = None
+        self._decoded = _Channel(depth, policy, self._abort)
+        self._processed = _Channel(depth, policy, self._abort)
+
+    def run(self) -> PipelineStats:
+        threads = [threading.Thread(target=self._guarded, args=(stage,), name=name, daemon=True)
+                   for name, stage in (("decode", self._decode), ("encode", self._encode))]
+        start = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        try:
+            self._guarded(self._process)
+        finally:
+            for thread in threads:
+                thread.join()
+        self.stats.seconds = time.perf_counter() - start
+        self.stats.dropped = self._decoded.dropped + self._processed.dropped
+        if self._error is not None:
+            raise self._error
+        return self.stats
+
+    def _guarded(self, stage: Callable[[], None]) -> None:
+        """Run a stage; on failure remember the first error and stop the others."""
+        try:
+            stage()
+        except _Stopped:
+            pass
+        except BaseException as exc:  # Ctrl-C included: it must stop the threads too
+            if self._error is None:
+                self._error = exc
+            self._abort.set()
+
+    def _decode(self) -> None:
+        for batch in self.source.batches(self.batch_size):
+            self._decoded.put(batch)
+            if self._abort.is_set():
+                raise _Stopped
+        self._decoded.put(_END)
+
+    def _process(self) -> None:
+        for batch in self._decoded:
+            if len(batch):
+                batch = replace(batch, frames=self.transform(batch.frames))
+            self._processed.put(batch)
+        self._processed.put(_END)
+
+    def _encode(self) -> None:
+        for batch in self._processed:
+            self.sink.write(batch)
+            self.stats.frames += len(batch)
+            self.stats.batches += 1
+            if self.on_batch is not None:
+                self.on_batch(self.stats)
+
+
+@dataclass
+class CleanReport:
+    """What a finished ``clean_file`` did; the CLI prints it (``--json``)."""
+
+    output: Path
+    frames: int
+    seconds: float
+    #: Input packets the decoder rejected: those frames are missing from the output.
+    lost: int
+    #: Frames the decoder flagged as damaged but returned: they are in the output.
+    corrupt: int
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def clean_file(input_path: Path, output: Path, transform: Transform, *,
+               settings: EncodeSettings | None = None, batch_size: int = 4,
+               on_progress: Callable[[int, int | None], None] | None = None) -> CleanReport:
+    """Demoiré a media file into ``output``; all or nothing (see ``FileSink``).
+
+    ``on_progress(frames_done, frames_expected)`` is called once before the first frame and
+    after every batch; ``frames_expected`` is None when the input does not say.
+    """
+    input_path, output = Path(input_path), Path(output)
+    check_output_path(output, input_path)
+    settings = settings or EncodeSettings()
+    with FileSource(input_path) as source, \
+            FileSink(output, source.info, source.side_streams, settings) as sink:
+        total = source.info.frames
+        if on_progress is not None:
+            on_progress(0, total)
+
+        def report_batch(stats: PipelineStats) -> None:
+            if on_progress is not None:
+                on_progress(stats.frames, total)
+
+        start = time.perf_counter()
+        stats = Pipeline(source, transform, sink, batch_size=batch_size,
+                         on_batch=report_batch).run()
+        sink.finish()
+        seconds = time.perf_counter() - start
+    if source.lost:
+        log.warning("%d damaged video packet(s) could not be decoded: %d frame(s) are missing "
+                    "from the output", source.lost, source.lost)
+    return CleanReport(output, stats.frames, seconds, source.lost, source.corrupt)
