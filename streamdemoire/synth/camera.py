@@ -186,48 +186,56 @@ def _output_to_display(params: CameraParams, ys: torch.Tensor, xs: torch.Tensor,
 
 
 def _harmonic_basis(f: torch.Tensor) -> torch.Tensor:
-    """[1, cos 2πkf, sin 2πkf for k = 1..K] along a new last axis, by the angle-sum recursion."""
-    c1, s1 = torch.cos(2 * math.pi * f), torch.sin(2 * math.pi * f)
-    cols, ck, sk = [torch.ones_like(f)], c1, s1
-    for _ in range(HARMONICS):
-        cols += [ck, sk]
-        ck, sk = ck * c1 - sk * s1, sk * c1 + ck * s1
-    return torch.stack(cols, dim=-1)
+    """Rows [1, cos 2πkf, sin 2πkf for k = 1..K] of a flat ``f``, by the angle-sum recursion."""
+    basis = torch.empty(1 + 2 * HARMONICS, f.numel(), dtype=f.dtype)
+    c1, s1 = torch.cos(2 * math.pi * f.reshape(-1)), torch.sin(2 * math.pi * f.reshape(-1))
+    basis[0] = 1.0
+    basis[1], basis[2] = c1, s1
+    for k in range(2, HARMONICS + 1):
+        ck, sk = basis[2 * k - 3], basis[2 * k - 2]
+        basis[2 * k - 1] = ck * c1 - sk * s1
+        basis[2 * k] = sk * c1 + ck * s1
+    return basis
 
 
-def _box_coefficients(boxes: list[tuple[float, float]], sigma: float) -> np.ndarray:
-    """Fourier coefficients (in the basis above) of Gaussian-blurred periodic boxes."""
+def _box_coefficients(boxes: list[tuple[float, float]], sigma: float,
+                      aperture: float) -> np.ndarray:
+    """Fourier coefficients (in the basis above) of periodic boxes, as a camera records them.
+
+    Each harmonic is attenuated by the lens (a Gaussian of ``sigma``) and by the sensor pixel's
+    own integration (a box of ``aperture``: a sinc, which changes sign, as real aliasing does).
+    Lengths are in units of the layout's period.
+    """
     coef = np.zeros(1 + 2 * HARMONICS)
     for centre, width in boxes:
         coef[0] += width
         for k in range(1, HARMONICS + 1):
             amp = 2 * math.sin(math.pi * k * width) / (math.pi * k)
-            amp *= math.exp(-2 * (math.pi * k * sigma) ** 2)
+            amp *= math.exp(-2 * (math.pi * k * sigma) ** 2) * np.sinc(k * aperture)
             coef[2 * k - 1] += amp * math.cos(2 * math.pi * k * centre)
             coef[2 * k] += amp * math.sin(2 * math.pi * k * centre)
     return coef
 
 
 def _subpixel_mask(params: CameraParams, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """Emission of each colour channel at display coordinates (u, v), mean 1 per channel."""
+    """Emission of each colour channel at display coordinates (u, v) as seen by one sensor
+    pixel there, mean 1 per channel; shape (3, *u.shape)."""
     layout = LAYOUTS[params.layout]
     period = layout["period"]
-    sigma = params.blur / params.pitch  # lens blur in display pixels
-    bx = _harmonic_basis(u / period)
-    by = _harmonic_basis(v)
-    coef_y = torch.tensor(_box_coefficients([(0.5, params.fill_y)], sigma), dtype=u.dtype)
-    mask_y = (by @ coef_y) / params.fill_y
-    odd_row = (torch.floor(v).long() % 2).bool()
-    channels = []
-    for ch in range(3):
-        per_row = []
-        for row in layout["rows"]:
+    sigma = params.blur / params.pitch  # lens blur, in display pixels
+    aperture = 1.0 / params.pitch  # a sensor pixel's width, in display pixels
+    coef_y = _box_coefficients([(0.5, params.fill_y)], sigma, aperture) / params.fill_y
+    mask_y = torch.from_numpy(coef_y).float() @ _harmonic_basis(v)
+    rows = []
+    for row in layout["rows"]:
+        for ch in range(3):
             boxes = [(c, w * params.fill_x) for c, w in row.get(ch, [])]
-            coef = _box_coefficients(boxes, sigma / period)
-            per_row.append(torch.tensor(coef / coef[0], dtype=u.dtype))
-        mask_x = torch.where(odd_row, bx @ per_row[1], bx @ per_row[0])
-        channels.append(mask_x * mask_y)
-    return torch.stack(channels).clamp_(min=0)
+            coef = _box_coefficients(boxes, sigma / period, aperture / period)
+            rows.append(coef / coef[0])
+    per_row = torch.from_numpy(np.stack(rows)).float() @ _harmonic_basis(u / period)
+    odd_row = (torch.floor(v).reshape(-1) % 2).bool()
+    mask = torch.where(odd_row, per_row[3:], per_row[:3]) * mask_y
+    return mask.clamp_(min=0).reshape(3, *u.shape)
 
 
 def _sample_content(content_lin: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -324,7 +332,7 @@ def jpeg_roundtrip(img: np.ndarray, quality: int) -> np.ndarray:
 
 def srgb_to_linear(content: np.ndarray) -> torch.Tensor:
     """uint8 H x W x 3 sRGB-ish content to 3 x H x W linear light (display gamma 2.2)."""
-    return (torch.from_numpy(np.ascontiguousarray(content)).permute(2, 0, 1).float()
+    return (torch.from_numpy(np.array(content)).permute(2, 0, 1).float()
             / 255.0) ** 2.2
 
 
@@ -337,9 +345,8 @@ def render_pair(content: np.ndarray, params: CameraParams, height: int, width: i
     """
     content_lin = srgb_to_linear(content)
     hw = content.shape[:2]
-    # Sensor: irradiance integrated over each sensor pixel by 2 x 2 sub-samples; a sensor much
-    # finer than the output is integrated by the downscale instead.
-    ys, xs = _grid(height, width, params.sensor_scale, 2 if params.sensor_scale < 2.5 else 1)
+    # Sensor: one sample per pixel (its integration over the pixel is in the mask's harmonics).
+    ys, xs = _grid(height, width, params.sensor_scale, 1)
     u, v = _output_to_display(params, ys, xs, height, width, hw)
     emitted = _sample_content(content_lin, u, v) * _subpixel_mask(params, u, v)
     sensor = emitted.mean(-1)
@@ -349,9 +356,23 @@ def render_pair(content: np.ndarray, params: CameraParams, height: int, width: i
     moire = to_uint8(_sharpen(moire, params.sharpen, params.sharpen_sigma))
     if compress and params.jpeg_quality is not None:
         moire = jpeg_roundtrip(moire, params.jpeg_quality)
-    # Clean twin: an ideal emitter area-sampled finely enough to resolve the display pixels.
-    sub = int(min(6, max(2, math.ceil(2 * params.display_px_per_output_px()))))
-    ys, xs = _grid(height, width, 1.0, sub)
-    u, v = _output_to_display(params, ys, xs, height, width, hw)
-    clean = to_uint8(_tone(_sample_content(content_lin, u, v).mean(-1), params))
+    clean = to_uint8(_tone(_ideal_view(content_lin, params, height, width), params))
     return moire, clean
+
+
+def _ideal_view(content_lin: torch.Tensor, params: CameraParams, height: int,
+                width: int) -> torch.Tensor:
+    """What an ideal camera sees: each output pixel's area-average of the display.
+
+    Up to 4 x 4 sub-samples per pixel; when a pixel covers more display pixels than that, the
+    content is box-filtered first so the sub-samples still average all of it.
+    """
+    zoom = params.display_px_per_output_px()
+    sub = int(min(4, max(2, math.ceil(zoom))))
+    k = 2 * int(zoom / sub / 2) + 1
+    if k > 1:
+        content_lin = F.avg_pool2d(content_lin[None], k, stride=1, padding=k // 2,
+                                   count_include_pad=False)[0]
+    ys, xs = _grid(height, width, 1.0, sub)
+    u, v = _output_to_display(params, ys, xs, height, width, tuple(content_lin.shape[1:]))
+    return _sample_content(content_lin, u, v).mean(-1)
