@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy import ndimage
+from scipy import fft, ndimage
 
 #: Rec. 601 luma weights, used as the guide image and to judge edges.
 LUMA = np.array([0.299, 0.587, 0.114])
@@ -76,43 +76,66 @@ def periodic_smooth(channel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     part carries exactly those jumps and is added back untouched after filtering.
     """
     h, w = channel.shape
-    jumps = np.zeros_like(channel, dtype=np.float64)
+    jumps = np.zeros_like(channel)
     jumps[0, :] += channel[-1, :] - channel[0, :]
     jumps[-1, :] += channel[0, :] - channel[-1, :]
     jumps[:, 0] += channel[:, -1] - channel[:, 0]
     jumps[:, -1] += channel[:, 0] - channel[:, -1]
-    cy = np.cos(2 * np.pi * np.fft.fftfreq(h))[:, None]
-    cx = np.cos(2 * np.pi * np.fft.fftfreq(w))[None, :]
-    denominator = 2 * cy + 2 * cx - 4
+    cy = np.cos(2 * np.pi * fft.fftfreq(h))[:, None]
+    cx = np.cos(2 * np.pi * fft.fftfreq(w))[None, :]
+    denominator = (2 * cy + 2 * cx - 4).astype(channel.dtype)
     denominator[0, 0] = 1.0  # the smooth part has zero mean
-    smooth_f = np.fft.fft2(jumps) / denominator
+    smooth_f = fft.fft2(jumps) / denominator
     smooth_f[0, 0] = 0.0
-    smooth = np.real(np.fft.ifft2(smooth_f))
+    smooth = np.real(fft.ifft2(smooth_f))
     return channel - smooth, smooth
 
 
-def _radial_frequency(h: int, w: int) -> np.ndarray:
-    """Distance of every FFT bin from DC, in cycles per pixel (0 .. 0.71)."""
-    fy = np.fft.fftfreq(h)[:, None]
-    fx = np.fft.fftfreq(w)[None, :]
-    return np.sqrt(fy * fy + fx * fx)
+def _bin_offsets(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Signed offsets of every FFT bin from DC, in bins: (rows as a column, columns as a row)."""
+    return fft.fftfreq(h, 1 / h)[:, None], fft.fftfreq(w, 1 / w)[None, :]
+
+
+def _line_footprints(length: int) -> list[np.ndarray]:
+    """Lines of ``length`` bins at 0, 45, 90 and 135 degrees (row, column axes), as footprints."""
+    row = np.zeros((length, length), bool)
+    row[length // 2] = True
+    diagonal = np.eye(length, dtype=bool)
+    return [row, diagonal, row.T, diagonal[::-1]]
+
+
+def spectral_background(log_magnitude: np.ndarray, size: int = 7) -> np.ndarray:
+    """The level the spectrum would have at each bin without isolated peaks.
+
+    Two medians, and the larger wins. The median of the ``size`` square around the bin ignores
+    an isolated peak. But the spectrum of a straight edge (text strokes, table rules, a window
+    border) is a ridge running through DC, which would stand out of a square median; so the
+    median along the line from the bin towards DC (quantised to 45 degrees) is taken too: it
+    follows such a ridge, which is therefore not mistaken for moiré.
+    """
+    h, w = log_magnitude.shape
+    square = ndimage.median_filter(log_magnitude, size=size, mode="wrap")
+    lines = [ndimage.median_filter(log_magnitude, footprint=f, mode="wrap")
+             for f in _line_footprints(size)]
+    dy, dx = _bin_offsets(h, w)
+    direction = np.rint(np.arctan2(dy, dx) / (np.pi / 4)).astype(int) % 4
+    return np.maximum(square, np.choose(direction, lines))
 
 
 def notch_gain(log_magnitude: np.ndarray, threshold: float, width: float,
-               dc_radius: float = 0.04, background_size: int = 7) -> np.ndarray:
+               dc_radius: float = 0.04) -> np.ndarray:
     """Multiplicative spectral gain in [0, 1] that flattens isolated peaks.
 
-    A peak is a bin whose log-magnitude exceeds the median of its ``background_size`` square
-    neighbourhood (the local background of the image's own spectrum) by more than
+    A peak is a bin whose log-magnitude exceeds :func:`spectral_background` by more than
     ``threshold`` (natural log units, so 1.5 means 4.5 times brighter). Bins within
     ``dc_radius`` cycles/pixel of DC hold the image's large shapes and are never touched. Each
     peak is pulled down to its background level, and the attenuation is spread with a Gaussian
     of ``width`` bins so the notches are smooth (hard-edged notches ring in the image).
     """
     h, w = log_magnitude.shape
-    background = ndimage.median_filter(log_magnitude, size=background_size, mode="wrap")
-    excess = log_magnitude - background
-    peaks = (excess > threshold) & (_radial_frequency(h, w) >= dc_radius)
+    dy, dx = _bin_offsets(h, w)
+    excess = log_magnitude - spectral_background(log_magnitude)
+    peaks = (excess > threshold) & (np.hypot(dy / h, dx / w) >= dc_radius)
     attenuation = np.where(peaks, 1.0 - np.exp(-excess), 0.0)
     spread = ndimage.gaussian_filter(attenuation, width, mode="wrap") * (2 * np.pi * width**2)
     return 1.0 - np.clip(spread, 0.0, 1.0)
@@ -126,12 +149,12 @@ def notch(img: np.ndarray, threshold: float, width: float = 1.5) -> np.ndarray:
     is where its colour comes from); the same notches are then applied to every channel. See
     :func:`notch_gain` for ``threshold`` and ``width``.
     """
-    x = _to_float(img).astype(np.float64)
+    x = _to_float(img)
     parts = [periodic_smooth(x[..., c]) for c in range(3)]
-    spectra = [np.fft.fft2(periodic) for periodic, _ in parts]
-    log_magnitude = np.log1p(sum(np.abs(s) for s in spectra)).astype(np.float32)
-    gain = notch_gain(log_magnitude, threshold, width)
-    out = np.stack([np.real(np.fft.ifft2(s * gain)) + smooth
+    spectra = [fft.fft2(periodic) for periodic, _ in parts]
+    log_magnitude = np.log1p(sum(np.abs(s) for s in spectra))
+    gain = notch_gain(log_magnitude, threshold, width).astype(np.float32)
+    out = np.stack([np.real(fft.ifft2(s * gain)) + smooth
                     for s, (_, smooth) in zip(spectra, parts, strict=True)], axis=-1)
     return _to_uint8(out)
 

@@ -1,0 +1,138 @@
+"""The evaluation tool and the classical baselines it compares the model with."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from streamdemoire import classical, quality
+from streamdemoire.model.checkpoint import save_checkpoint
+from streamdemoire.model.net import DemoireNet
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_evaluate():
+    """tools/evaluate.py as a module (tools/ is not a package), to call its main() in-process."""
+    spec = importlib.util.spec_from_file_location("evaluate", ROOT / "tools" / "evaluate.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["evaluate"] = module  # dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
+
+
+def natural_image(h: int = 96, w: int = 128) -> np.ndarray:
+    """A smooth float image in [0, 1] with soft blobs and one hard edge, free of periodicity."""
+    yy, xx = np.mgrid[0:h, 0:w] / 64.0
+    r = 0.5 + 0.3 * np.exp(-((xx - 0.7) ** 2 + (yy - 0.6) ** 2) * 3)
+    g = 0.4 + 0.3 * np.tanh(3 * (xx - yy))
+    b = 0.3 + 0.4 * (xx > 1.2)
+    return np.clip(np.stack([r, g, b], axis=-1), 0, 1)
+
+
+def with_moire(clean: np.ndarray, amplitude: float = 0.12) -> np.ndarray:
+    """``clean`` plus a coloured sinusoid at an off-grid frequency, like a straight moiré."""
+    h, w = clean.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    wave = amplitude * np.sin(2 * np.pi * (0.137 * xx + 0.211 * yy))
+    return np.clip(clean + wave[..., None] * np.array([1.0, -0.6, 0.4]), 0, 1)
+
+
+def to_uint8(img: np.ndarray) -> np.ndarray:
+    return (img * 255).round().astype(np.uint8)
+
+
+@pytest.mark.parametrize("name", list(classical.PARAM_GRIDS))
+def test_classical_filters_keep_shape_and_dtype(name):
+    fn, grid = classical.PARAM_GRIDS[name]
+    img = to_uint8(with_moire(natural_image(40, 54)))
+    for params in grid:
+        out = fn(img, **params)
+        assert out.shape == img.shape and out.dtype == np.uint8
+
+
+def test_notch_removes_a_periodic_pattern():
+    clean = to_uint8(natural_image())
+    moire = to_uint8(with_moire(natural_image()))
+    before = quality.psnr(moire, clean)
+    after = quality.psnr(classical.notch(moire, threshold=1.5), clean)
+    assert after > before + 6.0
+
+
+def test_notch_leaves_an_image_without_peaks_alone():
+    clean = to_uint8(natural_image())
+    assert quality.psnr(classical.notch(clean, threshold=1.5), clean) > 45
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    """An untrained network: the tool's plumbing is under test here, not the model."""
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
+    save_checkpoint(path, DemoireNet(), {"note": "test"})
+    return path
+
+
+def write_real_dir(directory: Path) -> None:
+    """Two aligned pairs (with a colour cast, as real photos have) and one photo alone."""
+    for i, (h, w) in enumerate([(64, 64), (48, 80)]):
+        clean = natural_image(h, w)
+        cast = with_moire(clean) * np.array([0.9, 1.0, 0.8]) + 0.05
+        Image.fromarray(to_uint8(clean)).save(directory / f"p{i}_clean.png")
+        Image.fromarray(to_uint8(np.clip(cast, 0, 1))).save(directory / f"p{i}_moire.png")
+    Image.fromarray(to_uint8(with_moire(natural_image(64, 64)))).save(directory / "x_moire.png")
+
+
+def test_real_mode_writes_json_and_grids(tmp_path, checkpoint):
+    data, out = tmp_path / "real", tmp_path / "out"
+    data.mkdir()
+    write_real_dir(data)
+    code = load_evaluate().main(["--real", str(data), "--checkpoint", str(checkpoint),
+                                 "--out", str(out)])
+    assert code == 0
+    report = json.loads((out / "eval_real.json").read_text())
+    assert [p["name"] for p in report["pairs"]] == ["p0", "p1"]
+    assert report["photos"] == ["x"]
+    for key in ("input", "model"):
+        assert set(report[key]) == {"psnr", "fitted_psnr"}
+    assert set(report["classical"]) == set(classical.PARAM_GRIDS)
+    assert report["best_classical"] in report["classical"]
+    assert set(report["model_gain_db"]) == {"psnr", "fitted_psnr"}
+    assert set(report["pairs"][0]) >= {"input", "best_classical", "model", "model_gain_db"}
+    # the colour cast costs raw PSNR, and the colour fit takes it back
+    assert report["input"]["fitted_psnr"] > report["input"]["psnr"] + 3
+    for grid in report["grids"]:
+        assert Image.open(grid).size[0] > 64
+    assert {Path(g).name for g in report["grids"]} == {"grid_real_pairs.png",
+                                                       "grid_real_photos.png"}
+
+
+@pytest.mark.parametrize("make_dir", [False, True])
+def test_real_mode_fails_in_one_line_without_images(tmp_path, capsys, make_dir):
+    target = tmp_path / "empty"
+    if make_dir:
+        target.mkdir()
+    assert load_evaluate().main(["--real", str(target)]) != 0
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("evaluate.py: error:") and "\n" not in err
+
+
+def test_simulated_quick_mode_writes_json(tmp_path, checkpoint):
+    video = pytest.importorskip("streamdemoire.synth.video")
+    if not hasattr(video, "write_clip"):
+        pytest.skip("synth.video.write_clip has not landed yet")
+    out = tmp_path / "out"
+    code = load_evaluate().main(["--quick", "--sizes", "128x72", "--clips", "1",
+                                 "--seconds", "0.2", "--every", "3",
+                                 "--checkpoint", str(checkpoint), "--out", str(out)])
+    assert code == 0
+    report = json.loads((out / "eval_simulated.json").read_text())
+    section = report["sizes"]["128x72"]
+    assert section["frames"] >= 1
+    assert set(section["input"]) >= {"psnr", "ssim"}
+    assert section["model"]["latency_ms"] > 0
+    assert set(section["model_gain_db"]) == {"vs_input", "vs_best_classical"}
+    assert Path(section["grid"]).is_file()
