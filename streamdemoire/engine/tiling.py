@@ -19,7 +19,7 @@ Written in torch so it works for any engine and on any device, CPU included.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 import torch
 
@@ -63,42 +63,59 @@ def edge_ramp(size: int, margin: int, ramp: int, fade_start: bool, fade_end: boo
     return w
 
 
-def tiled_apply(fn: Callable[[torch.Tensor], torch.Tensor], frames: torch.Tensor,
-                tile: tuple[int, int], overlap: int = DEFAULT_OVERLAP,
-                margin: int = DEFAULT_MARGIN, align: int = STRIDE) -> torch.Tensor:
-    """``fn`` over ``frames`` (N x C x H x W) in tiles of at most ``tile`` = (h, w).
+#: Maps an iterable of input tensors to their outputs, in order. ``lambda xs: map(fn, xs)``
+#: for a plain function; an engine passes a runner that keeps several inputs in flight.
+Runner = Callable[[Iterable[torch.Tensor]], Iterable[torch.Tensor]]
 
-    ``fn`` maps N x C x h x w to the same shape. The result is accumulated in fp32 on the
+
+def tiled_apply(run: Runner, frames: torch.Tensor, tile: tuple[int, int],
+                overlap: int = DEFAULT_OVERLAP, margin: int = DEFAULT_MARGIN,
+                align: int = STRIDE) -> torch.Tensor:
+    """``run`` over ``frames`` (N x C x H x W) in tiles of at most ``tile`` = (h, w).
+
+    Each output tile has its input's shape. The result is accumulated in fp32 on the
     frames' device; the tiles themselves never leave it.
     """
     if 2 * margin >= overlap:
         raise ValueError(f"overlap {overlap} must exceed twice the margin {margin}")
     n, c, height, width = frames.shape
     th, tw = min(tile[0], height), min(tile[1], width)
-    ys = tile_starts(height, th, overlap, align)
-    xs = tile_starts(width, tw, overlap, align)
-    if len(ys) == 1 and len(xs) == 1:
-        return fn(frames)
+    boxes = [(y, x) for y in tile_starts(height, th, overlap, align)
+             for x in tile_starts(width, tw, overlap, align)]
+    tiles = (frames[..., y:y + th, x:x + tw].contiguous() for y, x in boxes)
+    if len(boxes) == 1:
+        return next(iter(run(tiles)))
     ramp = overlap - 2 * margin
     out = torch.zeros((n, c, height, width), dtype=torch.float32, device=frames.device)
     weight = torch.zeros((height, width), dtype=torch.float32, device=frames.device)
-    for y in ys:
+    for (y, x), result in zip(boxes, run(tiles), strict=True):
         wy = edge_ramp(th, margin, ramp, y > 0, y + th < height, frames.device)
-        for x in xs:
-            wx = edge_ramp(tw, margin, ramp, x > 0, x + tw < width, frames.device)
-            w2 = wy[:, None] * wx[None, :]
-            result = fn(frames[..., y:y + th, x:x + tw].contiguous())
-            out[..., y:y + th, x:x + tw] += result.float() * w2
-            weight[y:y + th, x:x + tw] += w2
+        wx = edge_ramp(tw, margin, ramp, x > 0, x + tw < width, frames.device)
+        w2 = wy[:, None] * wx[None, :]
+        out[..., y:y + th, x:x + tw] += result.float() * w2
+        weight[y:y + th, x:x + tw] += w2
     return out / weight
 
 
-def batched_apply(fn: Callable[[torch.Tensor], torch.Tensor], frames: torch.Tensor,
-                  max_batch: int) -> torch.Tensor:
-    """``fn`` over at most ``max_batch`` frames at a time (an engine's largest batch)."""
-    if frames.shape[0] <= max_batch:
-        return fn(frames)
-    return torch.cat([fn(chunk) for chunk in frames.split(max_batch)], dim=0)
+def split_batches(run: Runner, inputs: Iterable[torch.Tensor], max_batch: int
+                  ) -> Iterator[torch.Tensor]:
+    """``run`` over inputs cut into at most ``max_batch`` frames (an engine's largest batch).
+
+    The pieces of all inputs go to ``run`` as one stream, so a runner that keeps several
+    pieces in flight overlaps them across input boundaries too.
+    """
+    counts: list[int] = []
+
+    def pieces() -> Iterator[torch.Tensor]:
+        for x in inputs:
+            parts = x.split(max_batch)
+            counts.append(len(parts))
+            yield from parts
+
+    outputs = iter(run(pieces()))
+    for first in outputs:
+        rest = [next(outputs) for _ in range(counts.pop(0) - 1)]
+        yield torch.cat([first, *rest]) if rest else first
 
 
 def pad_to_min(frames: torch.Tensor, min_hw: tuple[int, int]) -> tuple[torch.Tensor, int, int]:
