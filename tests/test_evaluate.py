@@ -121,9 +121,6 @@ def test_real_mode_fails_in_one_line_without_images(tmp_path, capsys, make_dir):
 
 
 def test_simulated_quick_mode_writes_json(tmp_path, checkpoint):
-    video = pytest.importorskip("streamdemoire.synth.video")
-    if not hasattr(video, "write_clip"):
-        pytest.skip("synth.video.write_clip has not landed yet")
     out = tmp_path / "out"
     code = load_evaluate().main(["--quick", "--sizes", "128x72", "--clips", "1",
                                  "--seconds", "0.2", "--every", "3",

@@ -61,7 +61,8 @@ from streamdemoire.model.checkpoint import (
     load_checkpoint,
 )
 
-#: Content kinds whose scenes are mostly text; text sharpness is measured on these only.
+#: Content kinds (of synth.content.CONTENT_KINDS) whose scenes are mostly text: text sharpness
+#: is measured on these only.
 TEXT_KINDS = frozenset({"text", "code", "web", "spreadsheet", "slides"})
 
 
@@ -86,7 +87,7 @@ BENCHMARK = (
     BenchmarkSize(640, 360, 2.0, ((5001, "text"), (5002, "code"), (5003, "slides"),
                                   (5004, "web"), (5005, "photo"), (5006, "spreadsheet"))),
     BenchmarkSize(1280, 720, 1.0, ((5101, "code"), (5102, "web"), (5103, "photo"),
-                                   (5104, "slides"))),
+                                   (5104, "ui"))),
 )
 
 #: Side of the square 1:1 crops in the grids (smaller images are shown whole).
@@ -452,8 +453,8 @@ def format_rows(rows: list[tuple[str, str, list[float]]], columns: list[str]) ->
 def simulated_table(report: dict) -> str:
     lines = []
     for label, s in report["sizes"].items():
-        lines.append(f"{label}: {s['frames']} frames from {len(s['clips'])} clips "
-                     f"({s['seconds']:g} s at {report['fps']:g} fps, every {report['every']}th)")
+        lines.append(f"{label}: {s['frames']} frames (1 in {report['every']}) from "
+                     f"{len(s['clips'])} clip(s) of {s['seconds']:g} s at {report['fps']:g} fps")
         lines += format_rows(method_rows(s, ["psnr", "ssim", "text"]), ["psnr", "ssim", "text"])
         g = s["model_gain_db"]
         lines.append(f"  model: {g['vs_input']:+.2f} dB over the input (target >= +4), "
