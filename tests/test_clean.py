@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from conftest import ffprobe, frames_of, packets_of, stream_of
 
+from streamdemoire.cli import progress_bar
 from streamdemoire.pipeline import clean_file
 
 VFR = [0, 40, 100, 110, 300, 333, 340]  # ms: irregular on purpose
@@ -207,3 +208,11 @@ def test_library_clean_file_takes_any_frame_transform(media, tmp_path):
     assert (report.frames, seen) == (7, [3, 3, 1])
     assert np.abs(video_frames(tmp_path / "out.mp4").astype(int)
                   - (255 - video_frames(src))).mean() < 4
+
+
+def test_progress_bar_shows_count_rate_and_eta_when_enabled(capsys):
+    with progress_bar(enabled=True, label="talk.mp4") as on_progress:
+        for done in (0, 4, 8, 10):
+            on_progress(done, 10)
+    err = capsys.readouterr().err
+    assert "talk.mp4" in err and "10/10" in err and "frame/s" in err and "<" in err

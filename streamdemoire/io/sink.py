@@ -329,9 +329,10 @@ def _start(container: av.container.OutputContainer, video: av.video.VideoStream,
     try:
         cc.open()
     except av.error.FFmpegError as exc:
-        hint = " (needs an NVIDIA GPU with NVENC and its driver)" if "nvenc" in cc.name else ""
+        hint = ("needs an NVIDIA GPU with NVENC and its driver" if "nvenc" in cc.name
+                else "try another --codec")
         raise UserError(f"the {settings.codec} encoder cannot encode {cc.width}x{cc.height} "
-                        f"{cc.pix_fmt}{hint}: {exc.strerror}") from None
+                        f"{cc.pix_fmt} ({exc.strerror}); {hint}") from None
     try:
         container.start_encoding()
     except av.error.FFmpegError as exc:

@@ -55,7 +55,7 @@ class FileSource:
         self.container = _open_input(self.path)
         try:
             self.video = _video_stream(self.container, self.path)
-            self.video.thread_type = "AUTO"  # frame + slice threads: decoding keeps up
+            self.video.codec_context.thread_type = "AUTO"  # frame + slice threads: keeps up
             self.side_streams = [s for s in self.container.streams
                                  if s.type in SIDE_STREAM_TYPES]
             #: Packets the decoder rejected (one frame each); they are left out of the output.

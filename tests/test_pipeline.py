@@ -1,0 +1,122 @@
+"""The Pipeline itself, with in-memory sources and sinks: order, back-pressure, dropping,
+and stopping every stage when one fails."""
+
+from __future__ import annotations
+
+import threading
+import time
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from streamdemoire.io import Batch, FrameTime
+from streamdemoire.pipeline import DropPolicy, Pipeline
+
+TB = Fraction(1, 1000)
+
+
+class CountingSource:
+    """Frames whose pixels and pts are their index; one side packet ("p<i>") per frame."""
+
+    def __init__(self, n: int, fail_at: int | None = None) -> None:
+        self.n, self.fail_at = n, fail_at
+
+    def batches(self, size: int):
+        for start in range(0, self.n, size):
+            if self.fail_at is not None and start >= self.fail_at:
+                raise ValueError("source broke")
+            idx = range(start, min(start + size, self.n))
+            frames = np.stack([np.full((2, 3, 3), i % 256, np.uint8) for i in idx])
+            yield Batch(frames, [FrameTime(i * 40, TB, 40) for i in idx], [f"p{i}" for i in idx])
+        yield Batch(np.empty((0, 2, 3, 3), np.uint8), [], ["tail"])
+
+
+class ListSink:
+    def __init__(self, delay: float = 0.0, fail_at: int | None = None) -> None:
+        self.batches: list[Batch] = []
+        self.delay, self.fail_at = delay, fail_at
+
+    def write(self, batch: Batch) -> None:
+        if self.fail_at is not None and len(self.batches) == self.fail_at:
+            raise OSError(28, "No space left on device")
+        time.sleep(self.delay)
+        self.batches.append(batch)
+
+    @property
+    def pts(self) -> list[int]:
+        return [t.pts for b in self.batches for t in b.times]
+
+    @property
+    def passthrough(self) -> list[str]:
+        return [p for b in self.batches for p in b.passthrough]
+
+
+def stage_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name in ("decode", "encode")]
+
+
+def test_every_frame_once_in_order_through_the_transform():
+    sink = ListSink()
+    calls = []
+
+    def invert(frames: np.ndarray) -> np.ndarray:
+        calls.append(len(frames))
+        return 255 - frames
+
+    stats = Pipeline(CountingSource(10), invert, sink, batch_size=4).run()
+
+    assert sink.pts == [i * 40 for i in range(10)]
+    assert [b.frames[0, 0, 0, 0] for b in sink.batches if len(b)] == [255, 251, 247]
+    assert calls == [4, 4, 2]  # the passthrough-only tail batch skips the model
+    assert sink.passthrough == [f"p{i}" for i in range(10)] + ["tail"]
+    assert (stats.frames, stats.batches, stats.dropped) == (10, 4, 0)
+    assert stats.fps > 0
+
+
+def test_block_policy_waits_for_a_slow_sink_and_drops_nothing():
+    sink = ListSink(delay=0.01)
+
+    stats = Pipeline(CountingSource(40), lambda f: f, sink, batch_size=2, depth=1).run()
+
+    assert sink.pts == [i * 40 for i in range(40)]
+    assert stats.dropped == 0
+
+
+def test_drop_oldest_policy_keeps_up_by_dropping_and_counting():
+    sink = ListSink(delay=0.02)
+
+    stats = Pipeline(CountingSource(60), lambda f: f, sink, batch_size=2, depth=1,
+                     policy=DropPolicy.DROP_OLDEST).run()
+
+    assert stats.dropped > 0
+    assert stats.frames + stats.dropped == 60
+    assert sink.pts == sorted(set(sink.pts))  # what is kept stays in order, once each
+
+
+@pytest.mark.parametrize("source, sink, error", [
+    (CountingSource(40, fail_at=8), ListSink(), ValueError),
+    (CountingSource(40), ListSink(delay=0.01, fail_at=3), OSError),
+])
+def test_a_failing_stage_stops_all_and_its_error_comes_out(source, sink, error):
+    with pytest.raises(error):
+        Pipeline(source, lambda f: f, sink, batch_size=2, depth=1).run()
+    assert stage_threads() == []
+
+
+def test_ctrl_c_in_the_model_stops_the_threads():
+    def interrupted(frames: np.ndarray) -> np.ndarray:
+        raise KeyboardInterrupt
+
+    sink = ListSink()
+    with pytest.raises(KeyboardInterrupt):
+        Pipeline(CountingSource(40), interrupted, sink, batch_size=2, depth=1).run()
+    assert stage_threads() == []
+    assert sink.batches == []
+
+
+def test_progress_callback_sees_every_batch():
+    seen = []
+    Pipeline(CountingSource(5), lambda f: f, ListSink(), batch_size=2,
+             on_batch=lambda s: seen.append(s.frames)).run()
+    assert seen == [2, 4, 5, 5]
