@@ -163,7 +163,7 @@ def notch(img: np.ndarray, threshold: float, width: float = 1.5) -> np.ndarray:
 Filter = Callable[..., np.ndarray]
 PARAM_GRIDS: dict[str, tuple[Filter, list[dict]]] = {
     "gaussian": (gaussian, [{"sigma": s} for s in (0.8, 1.2, 1.8, 2.7, 4.0)]),
-    "median": (median, [{"size": s} for s in (3, 5, 7)]),
+    "median": (median, [{"size": s} for s in (3, 5)]),
     "guided": (guided, [{"radius": r, "eps": e} for r in (2, 4) for e in (1e-3, 1e-2)]),
     "notch": (notch, [{"threshold": t} for t in (1.0, 1.5, 2.5)]),
 }

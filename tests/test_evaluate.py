@@ -124,7 +124,8 @@ def test_simulated_quick_mode_writes_json(tmp_path, checkpoint):
     out = tmp_path / "out"
     code = load_evaluate().main(["--quick", "--sizes", "128x72", "--clips", "1",
                                  "--seconds", "0.2", "--every", "3",
-                                 "--checkpoint", str(checkpoint), "--out", str(out)])
+                                 "--checkpoint", str(checkpoint), "--out", str(out),
+                                 "--cache", str(tmp_path / "clips")])
     assert code == 0
     report = json.loads((out / "eval_simulated.json").read_text())
     section = report["sizes"]["128x72"]

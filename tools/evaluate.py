@@ -8,8 +8,9 @@ labelled input | best classical | model | clean, for a person to look at.
 Simulated (the default; issue 3). A fixed set of simulated clips (:data:`BENCHMARK`: seeds fixed
 here, far below the training seeds >= 1_000_000) at 640x360 and 1280x720. Each clip is written
 the way a user's footage arrives, an H.264 moiré clip, next to its lossless FFV1 clean twin;
-both are decoded and every k-th frame is scored. Per size, PSNR and SSIM against the clean
-frame of:
+both are decoded and every k-th frame is scored. Rendering is slow (seconds per frame on two
+cores), so clips are cached in ``--cache``, per simulator version. Per size, PSNR and SSIM
+against the clean frame of:
 
 - the input itself;
 - each classical filter (:mod:`streamdemoire.classical`) at its best setting from a small grid,
@@ -36,11 +37,11 @@ again). A NAME_moire.png without a twin only goes into a grid (input | model), t
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -52,7 +53,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 from tqdm import tqdm
 
-from streamdemoire import classical, quality
+from streamdemoire import classical, quality, synth
 from streamdemoire.api import Demoirer
 from streamdemoire.model.checkpoint import (
     DEFAULT_CHECKPOINT,
@@ -84,9 +85,9 @@ class BenchmarkSize:
 #: The simulated benchmark. Seeds are fixed, below the training seeds (>= 1_000_000) and apart
 #: from the trainer's validation seeds (900..923); kinds mix text-heavy and natural content.
 BENCHMARK = (
-    BenchmarkSize(640, 360, 2.0, ((5001, "text"), (5002, "code"), (5003, "slides"),
+    BenchmarkSize(640, 360, 1.0, ((5001, "text"), (5002, "code"), (5003, "slides"),
                                   (5004, "web"), (5005, "photo"), (5006, "spreadsheet"))),
-    BenchmarkSize(1280, 720, 1.0, ((5101, "code"), (5102, "web"), (5103, "photo"),
+    BenchmarkSize(1280, 720, 0.5, ((5101, "code"), (5102, "web"), (5103, "photo"),
                                    (5104, "ui"))),
 )
 
@@ -283,17 +284,32 @@ def decode_rgb(path: Path) -> list[np.ndarray]:
         return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
 
 
+def simulator_version() -> str:
+    """Short hash of the simulator's source: a cached clip is reused only while it is unchanged."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(synth.__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def clip_samples(seed: int, kind: str, size: BenchmarkSize, fps: float, every: int,
-                 workdir: Path) -> list[Sample]:
-    """Write one benchmark clip (H.264 + FFV1 twin), decode both, keep every ``every``-th frame."""
+                 cache: Path) -> list[Sample]:
+    """One benchmark clip's frames: every ``every``-th, decoded from H.264 and its FFV1 twin.
+
+    Rendering is the slow part (the simulator models every subpixel), so the two files are
+    kept in ``cache`` under the simulator's version and rendered only when missing.
+    """
     from streamdemoire.synth.video import write_clip
 
-    moire_path, clean_path = workdir / f"{seed}.mp4", workdir / f"{seed}_clean.mkv"
-    write_clip(moire_path, clean_path, size.width, size.height, size.seconds, fps=fps,
-               kind=kind, seed=seed)
+    stem = f"{size.label}_{seed}_{kind}_{size.seconds:g}s_{fps:g}fps"
+    moire_path, clean_path = cache / f"{stem}.mp4", cache / f"{stem}_clean.mkv"
+    if not (moire_path.is_file() and clean_path.is_file()):
+        cache.mkdir(parents=True, exist_ok=True)
+        write_clip(moire_path, clean_path, size.width, size.height, size.seconds, fps=fps,
+                   kind=kind, seed=seed)
     moire, clean = decode_rgb(moire_path), decode_rgb(clean_path)
     if len(moire) != len(clean):
-        raise EvaluationError(f"clip {seed}: {len(moire)} moiré frames but {len(clean)} clean")
+        raise EvaluationError(f"clip {moire_path}: {len(moire)} moiré frames, {len(clean)} clean")
     return [Sample(f"{size.label} seed {seed} {kind} #{i}", moire[i], clean[i], kind)
             for i in range(0, len(moire), every)]
 
@@ -306,13 +322,12 @@ def grid_picks(samples: list[Sample]) -> list[int]:
     return [idx[len(idx) // 2] for idx in by_clip.values()]
 
 
-def evaluate_size(size: BenchmarkSize, model: Demoirer, fps: float, every: int,
-                  out_dir: Path) -> dict:
+def evaluate_size(size: BenchmarkSize, model: Demoirer, args: argparse.Namespace) -> dict:
     """All methods on one size's clips: the JSON section for that size."""
-    say(f"{size.label}: rendering {len(size.clips)} clips of {size.seconds:g} s")
-    with tempfile.TemporaryDirectory() as tmp:
-        samples = [s for seed, kind in progress(size.clips, f"clips {size.label}")
-                   for s in clip_samples(seed, kind, size, fps, every, Path(tmp))]
+    say(f"{size.label}: {len(size.clips)} clips of {size.seconds:g} s (rendered if not cached)")
+    cache = args.cache / simulator_version()
+    samples = [s for seed, kind in progress(size.clips, f"clips {size.label}")
+               for s in clip_samples(seed, kind, size, args.fps, args.every, cache)]
     metrics: dict[str, Metric] = {"psnr": quality.psnr, "ssim": quality.ssim}
     keep = set(grid_picks(samples))
     say(f"{size.label}: scoring {len(samples)} frames")
@@ -320,7 +335,7 @@ def evaluate_size(size: BenchmarkSize, model: Demoirer, fps: float, every: int,
     filters = run_classical(samples, metrics, "psnr", keep)
     best = best_of(filters, "psnr")
     model_result, latencies = run_model(model, samples, metrics, keep)
-    grid = save_grid(out_dir / f"grid_{size.label}.png",
+    grid = save_grid(args.out / f"grid_{size.label}.png",
                      grid_rows(samples, sorted(keep), [best, model_result]),
                      ["input", f"best classical: {best.label} {best.setting}", "model", "clean"])
     return {
@@ -339,7 +354,7 @@ def evaluate_size(size: BenchmarkSize, model: Demoirer, fps: float, every: int,
 
 def run_simulated(sizes: list[BenchmarkSize], model: Demoirer,
                   args: argparse.Namespace) -> dict:
-    sections = {s.label: evaluate_size(s, model, args.fps, args.every, args.out) for s in sizes}
+    sections = {s.label: evaluate_size(s, model, args) for s in sizes}
     return {"mode": "simulated", "fps": args.fps, "every": args.every, "sizes": sections,
             "grids": [s["grid"] for s in sections.values()]}
 
@@ -506,19 +521,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=Path("runs/eval"), help="grids and JSON go here")
     p.add_argument("--json", type=Path, default=None,
                    help="JSON report path (default: OUT/eval_simulated.json or eval_real.json)")
+    p.add_argument("--cache", type=Path, default=Path("runs/eval/clips"),
+                   help="rendered benchmark clips are kept here, per simulator version")
     p.add_argument("--sizes", help="comma-separated WIDTHxHEIGHT (default: 640x360,1280x720)")
     p.add_argument("--clips", type=int, default=None, help="at most this many clips per size")
     p.add_argument("--seconds", type=float, default=None, help="clip length (default: per size)")
     p.add_argument("--fps", type=float, default=30.0)
     p.add_argument("--every", type=int, default=None,
-                   help="score every k-th frame (default 10; 4 with --quick)")
+                   help="score every k-th frame (default 5; 4 with --quick)")
     p.add_argument("--quick", action="store_true",
                    help="smoke test: 2 clips of 0.4 s per size unless told otherwise")
     args = p.parse_args(argv)
     if args.quick:
         args.clips = args.clips or 2
         args.seconds = args.seconds or 0.4
-    args.every = args.every or (4 if args.quick else 10)
+    args.every = args.every or (4 if args.quick else 5)
     return args
 
 
