@@ -133,7 +133,7 @@ def _prose(rng: np.random.Generator, n: int) -> list[str]:
             word += ","
         words.append(word)
     if words and sentence_left:
-        words[-1] += "."
+        words[-1] = words[-1].rstrip(",") + "."
     return words
 
 
@@ -143,9 +143,22 @@ def _title(rng: np.random.Generator, lo: int, hi: int) -> str:
     return " ".join(vocab[i].capitalize() for i in rng.integers(len(vocab), size=_ri(rng, lo, hi)))
 
 
+_KEYWORDS = frozenset(
+    "and as break class const def else for from if import in is let not or return var while "
+    "with".split()
+)
+
+
+@functools.cache
+def _name_parts() -> tuple[str, ...]:
+    """Words that may appear in identifiers: the word list minus language keywords."""
+    return tuple(word for word in _WORDS if word not in _KEYWORDS)
+
+
 def _identifier(rng: np.random.Generator) -> str:
     """A code identifier in snake_case or camelCase."""
-    parts = [_WORDS[i] for i in rng.integers(len(_WORDS), size=_ri(rng, 1, 3))]
+    words = _name_parts()
+    parts = [words[i] for i in rng.integers(len(words), size=_ri(rng, 1, 3))]
     if _chance(rng, 0.5):
         return "_".join(parts)
     return parts[0] + "".join(p.capitalize() for p in parts[1:])
@@ -235,7 +248,7 @@ def _word_bitmap(font: _Font, word: str) -> tuple[Image.Image | None, int, int, 
     """A word's mask (its cached glyphs side by side on whole pixels, as hinted screen text
     is), the mask's offset from the pen position and the word's advance width."""
     glyphs = [_glyph(font, char) for char in word]
-    pens = np.cumsum([0.0] + [g[3] for g in glyphs[:-1]]).round().astype(int)
+    pens = np.cumsum([0.0] + [g[3] for g in glyphs]).round().astype(int)[:-1]
     inked = [(pen + left, top, mask) for pen, (mask, left, top, _) in zip(pens, glyphs, strict=True)
              if mask is not None]
     advance = float(sum(g[3] for g in glyphs))
@@ -276,6 +289,18 @@ def _text_width(text: str, font: _Font) -> float:
     """Width of a one-line string, measured word by word like :func:`_draw_text` draws it."""
     words = text.split(" ")
     return sum(_word_bitmap(font, w)[3] for w in words) + _space_width(font) * (len(words) - 1)
+
+
+def _fit(text: str, font: _Font, width: float) -> str:
+    """The longest prefix of ``text`` that fits ``width``: apps clip labels at their cell,
+    column or panel edge instead of letting them run into the neighbour."""
+    full = _text_width(text, font)
+    if full <= width:
+        return text
+    n = int(len(text) * max(width, 0.0) / full) + 1
+    while n > 0 and _text_width(text[:n], font) > width:
+        n -= 1
+    return text[:n].rstrip()
 
 
 def _draw_text(draw: ImageDraw.ImageDraw, x: float, y: float, text: str, font: _Font,
@@ -458,14 +483,17 @@ def _gradient(rng: np.random.Generator, h: int, w: int, c0: RGB, c1: RGB) -> Ima
 # images so a model does not overfit a couple of dozen photos.
 # --------------------------------------------------------------------------------------------
 
-_SKIMAGE_FILES = (
+_COLOUR_PHOTOS = (
     "astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "ihc.png", "hubble_deep_field.jpg",
-    "retina.jpg", "color.png", "logo.png", "motorcycle_left.png", "phantom.png", "camera.png",
-    "coins.png", "moon.png", "horse.png", "brick.png", "grass.png", "gravel.png", "cell.png",
-    "clock_motion.png", "page.png", "text.png",
+    "retina.jpg", "color.png", "logo.png", "motorcycle_left.png",
+)
+_GREY_PHOTOS = (
+    "camera.png", "coins.png", "moon.png", "horse.png", "brick.png", "grass.png", "gravel.png",
+    "cell.png", "clock_motion.png", "page.png", "text.png", "phantom.png",
 )
 _TEXTURE_FILES = ("grass.png", "gravel.png", "brick.png", "moon.png")
 _PROCEDURAL_PHOTO_SHARE = 0.35
+_GREY_PHOTO_SHARE = 0.3  # screens mostly show colour photos
 
 
 @functools.cache
@@ -485,12 +513,6 @@ def _skimage_image(name: str) -> np.ndarray | None:
         return None
 
 
-@functools.cache
-def _photo_library() -> tuple[np.ndarray, ...]:
-    """Every bundled photo that loads (a trimmed install may lack some)."""
-    return tuple(im for im in map(_skimage_image, _SKIMAGE_FILES) if im is not None)
-
-
 def _colour_jitter(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Random hue, saturation, white balance, exposure and gamma in one 3x3 matrix and a LUT:
     a couple of dozen photos become thousands of looks."""
@@ -507,12 +529,23 @@ def _colour_jitter(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return lut[out].reshape(rgb.shape)
 
 
+def _colourise(grey: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A grey photo as RGB: kept grey, or toned between two colours (duotone, sepia)."""
+    if _chance(rng, 0.5):
+        return np.repeat(grey[..., None], 3, axis=2)
+    dark = np.asarray(_hsv(rng.random(), _ru(rng, 0.2, 0.9), _ru(rng, 0.0, 0.3)), np.float32)
+    light = np.asarray(_hsv(rng.random(), _ru(rng, 0.0, 0.5), _ru(rng, 0.8, 1.0)), np.float32)
+    lut = _to_uint8(dark + (light - dark) * (np.arange(256, dtype=np.float32) / 255)[:, None])
+    return lut[grey]
+
+
 def _photo_crop(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    """A random crop of a bundled photo: scaled 0.5x-3x, flipped, turned by 90s, colour-jittered."""
-    library = _photo_library()
-    if not library:
+    """A random crop of a bundled photo: scaled 0.5x-3x, flipped, turned by 90s, colour-jittered.
+    Images load one by one on first use, so a worker pays only for those it draws."""
+    names = _GREY_PHOTOS if _chance(rng, _GREY_PHOTO_SHARE) else _COLOUR_PHOTOS
+    src = _skimage_image(_pick(rng, names))
+    if src is None:  # scikit-image missing or trimmed
         return _procedural_photo(rng, h, w)
-    src = library[int(rng.integers(len(library)))]
     turns = int(rng.integers(4))
     th, tw = (h, w) if turns % 2 == 0 else (w, h)
     scale = math.exp(rng.uniform(math.log(0.5), math.log(3.0)))
@@ -522,8 +555,9 @@ def _photo_crop(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     y0, x0 = _ri(rng, 0, src.shape[0] - ch), _ri(rng, 0, src.shape[1] - cw)
     resample = _pick(rng, (Image.Resampling.BILINEAR, Image.Resampling.BICUBIC,
                            Image.Resampling.LANCZOS))
-    crop = Image.fromarray(src[y0:y0 + ch, x0:x0 + cw]).resize((tw, th), resample)
-    arr = np.asarray(crop.convert("RGB"))
+    arr = np.asarray(Image.fromarray(src[y0:y0 + ch, x0:x0 + cw]).resize((tw, th), resample))
+    if arr.ndim == 2:
+        arr = _colourise(arr, rng)
     if _chance(rng, 0.5):
         arr = arr[:, ::-1]
     if _chance(rng, 0.2):
@@ -923,7 +957,8 @@ def _slide_diagram(draw: ImageDraw.ImageDraw, rng: np.random.Generator, box: Box
             draw.rounded_rectangle(rect, radius=round(bh / 5), fill=fill)
         else:
             draw.ellipse(rect, fill=fill)
-        _draw_centred(draw, rect, _title(rng, 1, 2), font.sized(font.size * 0.8), _on(fill))
+        label = _fit(_title(rng, 1, 2), font, rect[2] - rect[0] - font.size)
+        _draw_centred(draw, rect, label, font, _on(fill))
         if centres:
             px, py = centres[-1]
             _draw_arrow(draw, (px + bw / 2 if py == cy else px, py if py == cy else py + bh / 2),
@@ -945,7 +980,7 @@ def _slide_columns(draw: ImageDraw.ImageDraw, rng: np.random.Generator, box: Box
         draw.ellipse((cx, y0, cx + icon, y0 + icon), fill=colour)
         y = y0 + icon + font.size
         heading = font.styled("bold")
-        _draw_text(draw, cx, y, _title(rng, 1, 3), heading, theme.text)
+        _draw_text(draw, cx, y, _fit(_title(rng, 1, 3), heading, col_w), heading, theme.text)
         y += round(_line_height(heading) * 1.6)
         _draw_paragraph(draw, rng, (cx, y, round(cx + col_w), y1),
                         _prose(rng, _ri(rng, 10, 40)), _Paragraph(font.sized(font.size * 0.85),
@@ -1037,12 +1072,17 @@ def _code_value(rng: np.random.Generator, depth: int = 0) -> list[Segment]:
         quote = _pick(rng, ('"', "'"))
         return [(quote + " ".join(_prose(rng, _ri(rng, 1, 4))).lower() + quote, "str")]
     if roll < 0.85 and depth < 2:
-        call: list[Segment] = [(_identifier(rng), "fn"), ("(", "fg")]
-        for i in range(_ri(rng, 0, 3)):
-            call += ([(", ", "fg")] if i else []) + _code_value(rng, depth + 1)
-        return call + [(")", "fg")]
+        return _code_call(rng, depth)
     op = _pick(rng, (" + ", " - ", " * ", " / ", " == ", " < ", " and ", " % "))
     return [(_identifier(rng), "fg"), (op, "fg")] + _code_value(rng, depth + 1)
+
+
+def _code_call(rng: np.random.Generator, depth: int) -> list[Segment]:
+    """A function call with zero to three arguments."""
+    call: list[Segment] = [(_identifier(rng), "fn"), ("(", "fg")]
+    for i in range(_ri(rng, 0, 3)):
+        call += ([(", ", "fg")] if i else []) + _code_value(rng, depth + 1)
+    return call + [(")", "fg")]
 
 
 def _code_header(rng: np.random.Generator, python: bool) -> list[Segment]:
@@ -1078,8 +1118,8 @@ def _code_statement(rng: np.random.Generator, python: bool) -> list[Segment]:
         decl: list[Segment] = [] if python else [(_pick(rng, ("const ", "let ", "var ")), "kw")]
         return decl + [(_identifier(rng), "fg"), (" = ", "fg"), *_code_value(rng), *end]
     if roll < 0.8:
-        target = _pick(rng, ("self.", "this.", "")) if _chance(rng, 0.5) else ""
-        return [(target, "fg")] + _code_value(rng, 1) + end
+        target = _pick(rng, ("self." if python else "this.", _identifier(rng) + "."))
+        return [(target, "fg")] + _code_call(rng, 1) + end
     return [("return ", "kw"), *_code_value(rng), *end]
 
 
@@ -1226,7 +1266,7 @@ def _code_file_tree(draw: ImageDraw.ImageDraw, rng: np.random.Generator, box: Bo
         colour = (220, 180, 80) if folder else _pick(rng, palette)
         draw.rectangle((x, y + 2, x + icon, y + 2 + icon), fill=colour)
         name = _identifier(rng) + ("" if folder else _pick(rng, (".py", ".json", ".ts", ".md")))
-        _draw_text(draw, x + icon * 1.6, y, name, font, theme.fg)
+        _draw_text(draw, x + icon * 1.6, y, _fit(name, font, x1 - x - icon * 2), font, theme.fg)
         depth = min(depth + 1, 4) if folder else max(0, depth - (1 if _chance(rng, 0.2) else 0))
     return x1
 
@@ -1310,12 +1350,13 @@ def _web_navbar(draw: ImageDraw.ImageDraw, rng: np.random.Generator, w: int, y: 
     ink = _on(fill) if fill == theme.accent else theme.text
     logo = font.sized(font.size * 1.5).styled("bold")
     pad = max(font.size, w // 25)
-    _draw_text(draw, pad, y + (bar_h - _line_height(logo)) / 2, _title(rng, 1, 2), logo, ink)
+    logo_end = pad + _draw_text(draw, pad, y + (bar_h - _line_height(logo)) / 2,
+                                _title(rng, 1, 2), logo, ink)
     x = w - pad
     for _ in range(_ri(rng, 2, 6)):
         item = _title(rng, 1, 2)
         x -= _text_width(item, font) + font.size * 2
-        if x < w // 3:
+        if x < logo_end + font.size * 2:
             break
         _draw_text(draw, x, y + (bar_h - _line_height(font)) / 2, item, font, ink)
     return y + bar_h + 1
@@ -1424,7 +1465,8 @@ def _web_list(page: _Page, rng: np.random.Generator, y: int) -> int:
         page.draw.ellipse((page.left + r, cy - r, page.left + 3 * r, cy + r), fill=page.theme.text)
         text = _title(rng, 2, 5) if links else " ".join(_prose(rng, _ri(rng, 4, 12)))
         colour = page.link if links else page.theme.text
-        _draw_text(page.draw, page.left + page.body.size * 1.5, y, text, page.body, colour)
+        x = page.left + page.body.size * 1.5
+        _draw_text(page.draw, x, y, _fit(text, page.body, page.right - x), page.body, colour)
         y += step
     return y
 
@@ -1495,8 +1537,8 @@ def _render_spreadsheet(rng: np.random.Generator, h: int, w: int,
     if chrome and _chance(rng, 0.5):
         y = _sheet_toolbar(draw, rng, w, font, head_bg, ink, grid)
     num_w = round(_text_width("0000", font) + font.size)
-    widths = [round(font.size * _ru(rng, 4.0, 12.0)) for _ in range(max(1, w // (font.size * 4)))]
-    kinds = [0] + [int(rng.integers(6)) for _ in widths[1:]]
+    kinds = [0] + [int(rng.integers(6)) for _ in range(max(1, w // (font.size * 4)))]
+    widths = [_column_width(rng, kind, font) for kind in kinds]
     lefts = np.cumsum([num_w] + widths[:-1]).tolist()
     banded = _chance(rng, 0.3)
     band = _mix(bg, _accent(rng, dark), 0.12)
@@ -1516,6 +1558,15 @@ def _render_spreadsheet(rng: np.random.Generator, h: int, w: int,
         draw.line((0, top, w, top), fill=grid)
     _sheet_selection(draw, rng, y + row_h, row_h, lefts, widths, h)
     return img
+
+
+def _column_width(rng: np.random.Generator, kind: int, font: _Font) -> int:
+    """A column wide enough for most of its values, as a user would have sized it; text
+    columns get any width (long text is clipped, numbers that do not fit show ###)."""
+    if kind == 0:
+        return round(font.size * _ru(rng, 4.0, 12.0))
+    widest = max(_text_width(_cell_value(rng, kind), font) for _ in range(4))
+    return round(widest * _ru(rng, 1.0, 1.5) + font.size)
 
 
 def _sheet_toolbar(draw: ImageDraw.ImageDraw, rng: np.random.Generator, w: int, font: _Font,
@@ -1555,7 +1606,8 @@ def _sheet_row(draw: ImageDraw.ImageDraw, rng: np.random.Generator, top: int, ro
     for x, cw, kind in zip(lefts, widths, kinds, strict=True):
         if row == 1:
             fill = _on(header_fill) if header_fill is not None else ink
-            _draw_text(draw, x + 3, ty, _title(rng, 1, 2), font.styled("bold"), fill)
+            bold = font.styled("bold")
+            _draw_text(draw, x + 3, ty, _fit(_title(rng, 1, 2), bold, cw - 6), bold, fill)
             continue
         if _chance(rng, 0.08):
             continue  # empty cell
@@ -1565,7 +1617,11 @@ def _sheet_row(draw: ImageDraw.ImageDraw, rng: np.random.Generator, top: int, ro
             draw.rectangle((x + 1, top + 1, x + cw - 1, top + row_h - 1),
                            fill=_pick(rng, ((198, 239, 206), (255, 199, 206), (255, 235, 156))))
             colour = (20, 20, 20)
+        value = _fit(value, font, cw - 6) if kind == 0 else value
         width = _text_width(value, font)
+        if width > cw - 6:  # a number too wide for its column shows as ###, as in Excel
+            value = "#" * max(1, int((cw - 6) / _text_width("#", font)))
+            width = _text_width(value, font)
         _draw_text(draw, x + 3 if kind == 0 else x + cw - 3 - width, ty, value, font, colour)
 
 
@@ -1616,7 +1672,8 @@ def _chart_panel(draw: ImageDraw.ImageDraw, rng: np.random.Generator, box: Box, 
     x0, y0, x1, y1 = box
     pad = font.size
     title = font.sized(font.size * _ru(rng, 1.1, 1.6)).styled("bold")
-    _draw_text(draw, x0 + pad, y0 + pad // 2, _title(rng, 2, 5), title, theme.text)
+    _draw_text(draw, x0 + pad, y0 + pad // 2, _fit(_title(rng, 2, 5), title, x1 - x0 - 2 * pad),
+               title, theme.text)
     top = y0 + pad + _line_height(title)
     n_series = _ri(rng, 1, 4)
     colours = _palette(rng, n_series if _chance(rng, 0.7) else 6)
@@ -1641,9 +1698,12 @@ def _chart_axes(draw: ImageDraw.ImageDraw, rng: np.random.Generator, box: Box, t
                 font: _Font, ss: int) -> Box:
     """Y ticks with labels, horizontal grid lines, x ticks and axis lines; returns the plot area."""
     x0, y0, x1, y1 = box
-    top = 10 ** _ri(rng, 0, 6) * _pick(rng, (1, 2, 5))
+    exponent = _ri(rng, -2, 5)
+    step = 10.0 ** exponent * _pick(rng, (1, 2, 2.5, 5))
     ticks = _ri(rng, 3, 7)
-    labels = [f"{top * i / ticks:,.{0 if top >= ticks * 10 else 1}f}" for i in range(ticks + 1)]
+    decimals = max(0, -exponent + (1 if step % 10 ** exponent else 0))
+    unit = _pick(rng, ("", "", "", "%", "k", " ms")) if exponent >= 0 else ""
+    labels = [f"{step * i:,.{decimals}f}{unit}" for i in range(ticks + 1)]
     label_w = max(_text_width(s, font) for s in labels)
     left, bottom = round(x0 + label_w + font.size), round(y1 - _line_height(font) * 1.6)
     grid = _mix(theme.bg, theme.line, 0.7)
@@ -1657,10 +1717,11 @@ def _chart_axes(draw: ImageDraw.ImageDraw, rng: np.random.Generator, box: Box, t
             draw.line((left, y, x1, y), fill=grid, width=ss)
         _draw_text(draw, left - font.size // 2 - _text_width(label, font),
                    y - _line_height(font) / 2, label, font, theme.muted)
-    n_x = _ri(rng, 3, 8)
-    for i in range(n_x):
+    x_labels = _axis_labels(rng, _ri(rng, 3, 12))
+    room = max(_text_width(label, font) for label in x_labels) + font.size
+    n_x = max(1, min(len(x_labels), int((x1 - left) / room)))
+    for i, label in enumerate(x_labels[:n_x]):
         x = left + (x1 - left) * (i + 0.5) / n_x
-        label = _pick(rng, ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Q1", "Q2", "2024", "Mon"))
         _draw_text(draw, x - _text_width(label, font) / 2, bottom + font.size // 3, label, font,
                    theme.muted)
         draw.line((x, bottom, x, bottom + font.size // 3), fill=theme.muted, width=ss)
@@ -1668,6 +1729,22 @@ def _chart_axes(draw: ImageDraw.ImageDraw, rng: np.random.Generator, box: Box, t
     if _chance(rng, 0.5):
         draw.line((left, y0, left, bottom), fill=theme.muted, width=ss)
     return left, y0, x1, bottom
+
+
+def _axis_labels(rng: np.random.Generator, n: int) -> list[str]:
+    """Consecutive category labels: months, quarters, years, weekdays or numbers."""
+    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    start, kind = _ri(rng, 0, 20), int(rng.integers(5))
+    if kind == 0:
+        return [months[(start + i) % 12] for i in range(n)]
+    if kind == 1:
+        return [f"Q{(start + i) % 4 + 1} {2015 + (start + i) // 4}" for i in range(n)]
+    if kind == 2:
+        return [str(2000 + start + i) for i in range(n)]
+    if kind == 3:
+        return [days[(start + i) % 7] for i in range(n)]
+    return [str(start * 10 + i * 10) for i in range(n)]
 
 
 def _chart_series(draw: ImageDraw.ImageDraw, rng: np.random.Generator, box: Box,
@@ -1759,7 +1836,9 @@ def _render_ui(rng: np.random.Generator, h: int, w: int) -> Image.Image:
     for _ in range(_ri(rng, 1, 3)):
         ww, wh = round(w * _ru(rng, 0.45, 0.95)), round((bottom - top) * _ru(rng, 0.45, 0.95))
         x, y = _ri(rng, 0, w - ww), _ri(rng, top, bottom - wh)
-        _ui_window(img, draw, rng, (x, y, x + ww, y + wh), theme, font)
+        shadow = (0, 0, 0) if theme.dark else _shift(theme.bg, -40)
+        draw.rectangle((x + 3, y + 3, x + ww + 3, y + wh + 3), fill=shadow)
+        img.paste(_ui_window(rng, ww, wh, theme, font), (x, y))
     if _chance(rng, 0.35):
         _ui_dialog(draw, rng, w, h, theme, font)
     return img
@@ -1772,14 +1851,17 @@ def _ui_desktop_bars(draw: ImageDraw.ImageDraw, rng: np.random.Generator, w: int
     ink = theme.text
     if _chance(rng, 0.5):
         draw.rectangle((0, 0, w, bar_h), fill=theme.surface)
+        text_y = (bar_h - _line_height(font)) / 2
+        clock = f"{_ri(rng, 0, 23):02d}:{_ri(rng, 0, 59):02d}"
+        clock_x = w - font.size - _text_width(clock, font)
+        _draw_text(draw, clock_x, text_y, clock, font, ink)
         x = font.size
         for i in range(_ri(rng, 3, 7)):
+            item_font = font.styled("bold") if i == 0 else font
             item = _title(rng, 1, 1)
-            x += _draw_text(draw, x, (bar_h - _line_height(font)) / 2, item,
-                            font.styled("bold") if i == 0 else font, ink) + font.size * 1.5
-        clock = f"{_ri(rng, 0, 23):02d}:{_ri(rng, 0, 59):02d}"
-        _draw_text(draw, w - font.size - _text_width(clock, font),
-                   (bar_h - _line_height(font)) / 2, clock, font, ink)
+            if x + _text_width(item, item_font) > clock_x - font.size:
+                break
+            x += _draw_text(draw, x, text_y, item, item_font, ink) + font.size * 1.5
         return bar_h + 1, h
     draw.rectangle((0, h - bar_h, w, h), fill=theme.surface)
     icon = max(4, bar_h * 2 // 3)
@@ -1789,13 +1871,14 @@ def _ui_desktop_bars(draw: ImageDraw.ImageDraw, rng: np.random.Generator, w: int
     return 0, h - bar_h - 1
 
 
-def _ui_window(img: Image.Image, draw: ImageDraw.ImageDraw, rng: np.random.Generator, box: Box,
-               theme: _Theme, font: _Font) -> None:
-    """An application window with a shadow, title bar, toolbar and one kind of content."""
-    x0, y0, x1, y1 = box
-    shadow = _shift(theme.bg, -40) if not theme.dark else (0, 0, 0)
-    draw.rectangle((x0 + 3, y0 + 3, x1 + 3, y1 + 3), fill=shadow)
-    draw.rectangle(box, fill=theme.bg, outline=theme.line)
+def _ui_window(rng: np.random.Generator, w: int, h: int, theme: _Theme,
+               font: _Font) -> Image.Image:
+    """An application window: title bar, toolbar and one kind of content. Drawn on its own
+    canvas so that whatever overflows is clipped at the window edge, as on a real desktop."""
+    win = Image.new("RGB", (max(1, w), max(1, h)), theme.bg)
+    draw = _Draw(win)
+    x0, y0, x1, y1 = 0, 0, w - 1, h - 1
+    draw.rectangle((x0, y0, x1, y1), outline=theme.line)
     title_h = round(_line_height(font) * 2)
     draw.rectangle((x0, y0, x1, y0 + title_h), fill=theme.surface)
     r = max(2, title_h // 5)
@@ -1818,10 +1901,11 @@ def _ui_window(img: Image.Image, draw: ImageDraw.ImageDraw, rng: np.random.Gener
         y += icon * 2
         draw.line((x0, y, x1, y), fill=theme.line)
     content = _pick(rng, (_ui_files, _ui_settings, _ui_messages))
-    content(img, draw, rng, (x0 + 1, y + 1, x1 - 1, y1 - 1), theme, font)
+    content(draw, rng, (x0 + 1, y + 1, x1 - 1, y1 - 1), theme, font)
+    return win
 
 
-def _ui_files(img: Image.Image, draw: ImageDraw.ImageDraw, rng: np.random.Generator, box: Box,
+def _ui_files(draw: ImageDraw.ImageDraw, rng: np.random.Generator, box: Box,
               theme: _Theme, font: _Font) -> None:
     """A file browser: a sidebar of places and a grid of icons or a detailed list."""
     x0, y0, x1, y1 = box
@@ -1853,7 +1937,7 @@ def _ui_files(img: Image.Image, draw: ImageDraw.ImageDraw, rng: np.random.Genera
             _draw_text(draw, x, y, text, font, theme.text if x == left else theme.muted)
 
 
-def _ui_settings(img: Image.Image, draw: ImageDraw.ImageDraw, rng: np.random.Generator, box: Box,
+def _ui_settings(draw: ImageDraw.ImageDraw, rng: np.random.Generator, box: Box,
                  theme: _Theme, font: _Font) -> None:
     """A settings form: labels with toggles, checkboxes, sliders, text fields and dropdowns."""
     x0, y0, x1, y1 = box
@@ -1861,7 +1945,8 @@ def _ui_settings(img: Image.Image, draw: ImageDraw.ImageDraw, rng: np.random.Gen
     control_x = x0 + round((x1 - x0) * 0.55)
     s = _line_height(font)
     for y in range(y0 + step // 2, y1 - step, step):
-        _draw_text(draw, x0 + font.size, y, _title(rng, 1, 4), font, theme.text)
+        label = _fit(_title(rng, 1, 4), font, control_x - x0 - 2 * font.size)
+        _draw_text(draw, x0 + font.size, y, label, font, theme.text)
         cy = y + s // 2
         kind = int(rng.integers(5))
         on = _chance(rng, 0.5)
@@ -1894,8 +1979,8 @@ def _ui_settings(img: Image.Image, draw: ImageDraw.ImageDraw, rng: np.random.Gen
                 _draw_text(draw, field[2] - font.size * 1.5, y, "▾", font, theme.muted)
 
 
-def _ui_messages(img: Image.Image, draw: ImageDraw.ImageDraw, rng: np.random.Generator,
-                 box: Box, theme: _Theme, font: _Font) -> None:
+def _ui_messages(draw: ImageDraw.ImageDraw, rng: np.random.Generator, box: Box, theme: _Theme,
+                 font: _Font) -> None:
     """A chat or mail list: avatars, bold names, grey previews and times."""
     x0, y0, x1, y1 = box
     line = _line_height(font)
