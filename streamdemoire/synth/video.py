@@ -41,10 +41,10 @@ from .pairs import MAX_CONTENT_SIDE
 #: a few seconds of clip cover several screens and cameras.
 SCENE_SECONDS = (2.0, 4.0)
 
-#: Sensor pixels per output pixel, log-uniform. Phones read video from a binned or cropped
-#: sensor, so it samples only a little finer than the video (stills use 1 .. 5). It also keeps
-#: a 640x360 frame at about 0.3 s on a 2-core CPU, as the cost grows with its square.
-VIDEO_SENSOR_SCALE = (1.0, 1.7)
+#: Sensor pixels per output pixel, log-uniform. Phones read video from a binned (2 x 2) or
+#: cropped sensor, so it samples only a little finer than the video (stills use 1 .. 5). The
+#: cap also keeps a 640x360 frame near 0.3 s of CPU, as the cost grows with its square.
+VIDEO_SENSOR_SCALE = (1.0, 2.2)
 
 #: Hand-held wobble: each pose channel is a sum of this many sinusoids with frequencies
 #: log-uniform in this range (Hz); amplitudes fall as 1/f, as arm sway dominates tremor.
