@@ -50,7 +50,8 @@ class Sink(Protocol):
 class DropPolicy(enum.Enum):
     #: Wait for the slower stage (back-pressure): file jobs, nothing is ever lost.
     BLOCK = "block"
-    #: Discard the oldest queued batch to make room: live jobs, where late is useless.
+    #: Discard the oldest queued batch, with what rides along, to make room: live jobs,
+    #: where late is useless.
     DROP_OLDEST = "drop_oldest"
 
 
@@ -149,8 +150,7 @@ class Pipeline:
         try:
             self._guarded(self._process)
         finally:
-            for thread in threads:
-                thread.join()
+            self._join(threads)
         self.stats.seconds = time.perf_counter() - start
         self.stats.dropped = self._decoded.dropped + self._processed.dropped
         if self._error is not None:
@@ -164,9 +164,22 @@ class Pipeline:
         except _Stopped:
             pass
         except BaseException as exc:  # Ctrl-C included: it must stop the threads too
-            if self._error is None:
-                self._error = exc
-            self._abort.set()
+            self._fail(exc)
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._error is None:
+            self._error = exc
+        self._abort.set()
+
+    def _join(self, threads: list[threading.Thread]) -> None:
+        """Wait for the stage threads even through Ctrl-C: the sink may only be closed once
+        no thread writes to it any more."""
+        for thread in threads:
+            while thread.is_alive():
+                try:
+                    thread.join()
+                except BaseException as exc:
+                    self._fail(exc)
 
     def _decode(self) -> None:
         for batch in self.source.batches(self.batch_size):
@@ -220,7 +233,8 @@ def clean_file(input_path: Path, output: Path, transform: Transform, *,
     check_output_path(output, input_path)
     settings = settings or EncodeSettings()
     with FileSource(input_path) as source, \
-            FileSink(output, source.info, source.side_streams, settings) as sink:
+            FileSink(output, source.info, source.side_streams, settings,
+                     container_tags=source.container.metadata) as sink:
         total = source.info.frames
         if on_progress is not None:
             on_progress(0, total)

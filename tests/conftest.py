@@ -142,9 +142,10 @@ def _tone(out: av.container.OutputContainer, codec: str, seconds: float) -> list
 
 
 def ffprobe(path: Path) -> dict:
-    """Streams, packets (with an MD5 of each payload) and frames of a file, per ffprobe."""
+    """Format, streams, packets (with an MD5 of each payload) and frames, per ffprobe."""
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_streams", "-show_packets", "-show_frames",
+        ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-show_packets",
+         "-show_frames",
          "-show_data_hash", "MD5", "-of", "json", str(path)],
         check=True, capture_output=True, text=True).stdout
     return json.loads(out)

@@ -5,6 +5,7 @@ these tests are about plumbing, not about moiré."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import av
@@ -216,3 +217,17 @@ def test_progress_bar_shows_count_rate_and_eta_when_enabled(capsys):
             on_progress(done, 10)
     err = capsys.readouterr().err
     assert "talk.mp4" in err and "10/10" in err and "frame/s" in err and "<" in err
+
+
+def test_title_language_and_default_flags_are_kept(media, clean, tmp_path):
+    src = tmp_path / "in.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", media.video("v.mkv", audio="aac"),
+                    "-c", "copy", "-metadata", "title=Talk", "-metadata:s:a:0", "language=fra",
+                    "-disposition:a:0", "default", src], check=True)
+    out = tmp_path / "out.mkv"
+
+    assert clean(src, "-o", out).exit_code == 0
+    probe = ffprobe(out)
+    audio = stream_of(probe, "audio")
+    assert probe["format"]["tags"]["title"] == "Talk"
+    assert (audio["tags"]["language"], audio["disposition"]["default"]) == ("fra", 1)

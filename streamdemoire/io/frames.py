@@ -70,3 +70,6 @@ class VideoInfo:
     #: The 3x3 display matrix (rotation, flips) as FFmpeg stores it, or None.
     display_matrix: tuple[int, ...] | None = None
     sample_aspect_ratio: Fraction | None = None
+    #: The video stream's tags (language, title, ...) and disposition flags (default, ...).
+    tags: dict[str, str] = field(default_factory=dict)
+    disposition: int = 0

@@ -15,7 +15,7 @@ import io
 import logging
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +61,10 @@ _PIX_FMTS = {
     ("444", True): ("yuv444p10le", "yuv444p16le"),
 }
 
+#: Tags the muxer or encoder writes about themselves: never copied from the input.
+_TECHNICAL_TAGS = {"encoder", "duration", "major_brand", "minor_version", "compatible_brands",
+                   "vendor_id", "bps", "number_of_frames", "number_of_bytes"}
+
 #: For each input chroma layout, the order to try: itself, then richer, then poorer.
 _CHROMA_ORDER = {"420": ("420", "422", "444"), "422": ("422", "444", "420"),
                  "444": ("444", "422", "420")}
@@ -99,13 +103,15 @@ class FileSink:
     """Encodes batches into ``path`` (atomically, see the module docstring)."""
 
     def __init__(self, path: Path, info: VideoInfo, side_streams: Sequence[av.stream.Stream],
-                 settings: EncodeSettings) -> None:
+                 settings: EncodeSettings,
+                 container_tags: Mapping[str, str] | None = None) -> None:
         self.path = Path(path)
         self.tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}"
                                        f".part{self.path.suffix}")
         self.container = _open_output(self.tmp, self.path)
         self._finished = False
         try:
+            copy_tags(container_tags or {}, self.container.metadata)
             self.video = _add_video_stream(self.container, info, settings, self.path)
             self._matrix = sws_matrix(info.colorspace)
             self._range = sws_range(info.color_range)
@@ -134,7 +140,10 @@ class FileSink:
             raise UserError(f"cannot write {self.path}: {exc.strerror}") from None
 
     def finish(self) -> None:
-        """Drain the encoders, write the trailer, and move the file into place."""
+        """Drain the encoders, write the trailer, and move the file into place.
+
+        If this fails, leaving the ``with`` block deletes the temporary file.
+        """
         try:
             self._mux(self.video.encode(None))
             for side in self._side.values():
@@ -143,7 +152,6 @@ class FileSink:
                     self._mux(side.out.encode(None))
             self.container.close()
         except av.error.FFmpegError as exc:
-            self.abort()
             raise UserError(f"cannot write {self.path}: {exc.strerror}") from None
         os.replace(self.tmp, self.path)
         self._finished = True
@@ -219,6 +227,8 @@ def _add_video_stream(container: av.container.OutputContainer, info: VideoInfo,
         cc.sample_aspect_ratio = info.sample_aspect_ratio
     if info.display_matrix:
         stream.set_display_matrix(list(info.display_matrix))
+    copy_tags(info.tags, stream.metadata)
+    stream.disposition = info.disposition
     return stream
 
 
@@ -291,17 +301,27 @@ def _add_side_stream(container: av.container.OutputContainer, stream: av.stream.
     subtitle stream is left out; either way the user is told."""
     what = f"{stream.type} stream #{stream.index} ({stream.codec_context.name})"
     if _container_accepts(container.format.name, stream):
-        return _SideStream(container.add_stream_from_template(stream))
-    if stream.type == "audio":
+        side = _SideStream(container.add_stream_from_template(stream))
+    elif stream.type == "audio":
         log.warning("%s cannot be copied into a %s file; re-encoding it to AAC",
                     what, target.suffix)
         decoder = stream.codec_context
-        out = container.add_stream("aac", rate=decoder.sample_rate)
-        out.codec_context.layout = decoder.layout
-        return _SideStream(out, decoder)
-    log.warning("%s cannot be stored in a %s file; leaving it out (use .mkv to keep it)",
-                what, target.suffix)
-    return None
+        side = _SideStream(container.add_stream("aac", rate=decoder.sample_rate), decoder)
+        side.out.codec_context.layout = decoder.layout
+    else:
+        log.warning("%s cannot be stored in a %s file; leaving it out (use .mkv to keep it)",
+                    what, target.suffix)
+        return None
+    copy_tags(stream.metadata, side.out.metadata)
+    side.out.disposition = stream.disposition
+    return side
+
+
+def copy_tags(source: Mapping[str, str], target: dict[str, str]) -> None:
+    """Keep what describes the content (language, title, creation time, location...), not
+    what the old muxer and encoder wrote about themselves, which would now be wrong."""
+    target.update({k: v for k, v in source.items()
+                   if k.lower() not in _TECHNICAL_TAGS and not k.startswith("_STATISTICS")})
 
 
 def _container_accepts(format_name: str, stream: av.stream.Stream) -> bool:

@@ -189,6 +189,8 @@ def _video_info(stream: av.video.VideoStream, first: av.VideoFrame) -> VideoInfo
         color_trc=int(first.color_trc),
         display_matrix=_display_matrix(first),
         sample_aspect_ratio=as_fraction(stream.codec_context.sample_aspect_ratio),
+        tags=dict(stream.metadata),
+        disposition=int(stream.disposition),
     )
 
 
