@@ -21,7 +21,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
@@ -189,13 +189,15 @@ _FONT_FILES: dict[tuple[str, str], str] = {
     ("condensed", "italic"): "DejaVuSansCondensed-Oblique.ttf",
 }
 _FAMILIES = ("sans", "serif", "mono", "condensed")
+_SIZE_LADDER = (14, 16, 18, 20, 22, 24, 26, 28, 32, 36, 40, 44, 48, 54, 60, 66, 72, 80, 88, 96,
+                108, 120, 132, 144, 160)
 
 PilFont = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 
-@dataclass(frozen=True)
-class _Font:
-    """A text style: family, pixel size, style and whether glyph edges are anti-aliased."""
+class _Font(NamedTuple):
+    """A text style: family, pixel size, style and whether glyph edges are anti-aliased.
+    (A tuple: it keys the glyph caches, and tuples hash fast.)"""
 
     family: str = "sans"
     size: int = 12
@@ -203,8 +205,12 @@ class _Font:
     aliased: bool = False
 
     def sized(self, size: float) -> "_Font":
-        """The same style at another size (at least 6 px: below that glyphs are noise)."""
-        return _Font(self.family, max(6, round(size)), self.style, self.aliased)
+        """The same style at another size: at least 6 px (below that glyphs are noise), and
+        large sizes snapped to a ladder, as apps offer, so glyph caches stay warm."""
+        size = max(6, round(size))
+        if size > _SIZE_LADDER[0]:
+            size = min(_SIZE_LADDER, key=lambda step: abs(step - size))
+        return _Font(self.family, size, self.style, self.aliased)
 
     def styled(self, style: str) -> "_Font":
         """The same font in another style (regular, bold, italic)."""
@@ -247,13 +253,15 @@ def _glyph(font: _Font, char: str) -> tuple[np.ndarray | None, int, int, float]:
 def _word_bitmap(font: _Font, word: str) -> tuple[Image.Image | None, int, int, float]:
     """A word's mask (its cached glyphs side by side on whole pixels, as hinted screen text
     is), the mask's offset from the pen position and the word's advance width."""
-    glyphs = [_glyph(font, char) for char in word]
-    pens = np.cumsum([0.0] + [g[3] for g in glyphs]).round().astype(int)[:-1]
-    inked = [(pen + left, top, mask) for pen, (mask, left, top, _) in zip(pens, glyphs, strict=True)
-             if mask is not None]
-    advance = float(sum(g[3] for g in glyphs))
+    pen = 0.0
+    inked = []
+    for char in word:
+        mask, left, top, advance = _glyph(font, char)
+        if mask is not None:
+            inked.append((round(pen) + left, top, mask))
+        pen += advance
     if not inked:
-        return None, 0, 0, advance
+        return None, 0, 0, pen
     x0, y0 = min(x for x, _, _ in inked), min(y for _, y, _ in inked)
     x1 = max(x + m.shape[1] for x, _, m in inked)
     y1 = max(y + m.shape[0] for _, y, m in inked)
@@ -261,7 +269,7 @@ def _word_bitmap(font: _Font, word: str) -> tuple[Image.Image | None, int, int, 
     for x, y, mask in inked:
         region = canvas[y - y0:y - y0 + mask.shape[0], x - x0:x - x0 + mask.shape[1]]
         np.maximum(region, mask, out=region)
-    return Image.fromarray(canvas), x0, y0, advance
+    return Image.fromarray(canvas), x0, y0, pen
 
 
 @functools.lru_cache(maxsize=2048)
@@ -273,7 +281,7 @@ def _line_height(font: _Font) -> int:
 @functools.lru_cache(maxsize=2048)
 def _space_width(font: _Font) -> float:
     """Advance of one space (also the column width of a monospace font)."""
-    return _word_bitmap(font, " ")[3]
+    return _glyph(font, " ")[3]
 
 
 def _draw_word(draw: ImageDraw.ImageDraw, x: float, y: float, word: str, font: _Font,
@@ -286,9 +294,9 @@ def _draw_word(draw: ImageDraw.ImageDraw, x: float, y: float, word: str, font: _
 
 
 def _text_width(text: str, font: _Font) -> float:
-    """Width of a one-line string, measured word by word like :func:`_draw_text` draws it."""
-    words = text.split(" ")
-    return sum(_word_bitmap(font, w)[3] for w in words) + _space_width(font) * (len(words) - 1)
+    """Width of a one-line string as :func:`_draw_text` sets it (glyph advances, no kerning);
+    measured from cached glyphs so that measuring never renders a word."""
+    return sum(_glyph(font, char)[3] for char in text)
 
 
 def _fit(text: str, font: _Font, width: float) -> str:
@@ -330,7 +338,7 @@ def _wrap(words: Sequence[str], font: _Font, width: float, indent: float = 0.0) 
     lines: list[list[str]] = [[]]
     used = indent
     for word in words:
-        advance = _word_bitmap(font, word)[3]
+        advance = _text_width(word, font)
         if lines[-1] and used + space + advance > width:
             lines.append([])
             used = 0.0
@@ -366,7 +374,7 @@ def _draw_paragraph(draw: ImageDraw.ImageDraw, rng: np.random.Generator, box: Bo
         start = x0 + (style.indent if n == 0 else 0)
         gap = space
         if style.justify and n < len(lines) - 1 and len(line) > 1:
-            natural = sum(_word_bitmap(font, w)[3] for w in line)
+            natural = sum(_text_width(w, font) for w in line)
             gap = max(space, (x1 - start - natural) / (len(line) - 1))
         x = float(start)
         for word in line:
@@ -539,6 +547,17 @@ def _colourise(grey: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return lut[grey]
 
 
+def _crop_box(rng: np.random.Generator, shape: tuple[int, ...], h: int, w: int) -> Box:
+    """A random source box that, resized to h x w, scales the source 0.5x-3x (more when the
+    source is too small to fill h x w)."""
+    scale = math.exp(rng.uniform(math.log(0.5), math.log(3.0)))
+    scale = max(scale, h / shape[0], w / shape[1])
+    ch = min(shape[0], max(1, math.ceil(h / scale)))
+    cw = min(shape[1], max(1, math.ceil(w / scale)))
+    y0, x0 = _ri(rng, 0, shape[0] - ch), _ri(rng, 0, shape[1] - cw)
+    return x0, y0, x0 + cw, y0 + ch
+
+
 def _photo_crop(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     """A random crop of a bundled photo: scaled 0.5x-3x, flipped, turned by 90s, colour-jittered.
     Images load one by one on first use, so a worker pays only for those it draws."""
@@ -548,14 +567,10 @@ def _photo_crop(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
         return _procedural_photo(rng, h, w)
     turns = int(rng.integers(4))
     th, tw = (h, w) if turns % 2 == 0 else (w, h)
-    scale = math.exp(rng.uniform(math.log(0.5), math.log(3.0)))
-    scale = max(scale, th / src.shape[0], tw / src.shape[1])  # small sources are enlarged more
-    ch = min(src.shape[0], max(1, math.ceil(th / scale)))
-    cw = min(src.shape[1], max(1, math.ceil(tw / scale)))
-    y0, x0 = _ri(rng, 0, src.shape[0] - ch), _ri(rng, 0, src.shape[1] - cw)
+    box = _crop_box(rng, src.shape, th, tw)
     resample = _pick(rng, (Image.Resampling.BILINEAR, Image.Resampling.BICUBIC,
                            Image.Resampling.LANCZOS))
-    arr = np.asarray(Image.fromarray(src[y0:y0 + ch, x0:x0 + cw]).resize((tw, th), resample))
+    arr = np.asarray(Image.fromarray(src).resize((tw, th), resample, box=box))
     if arr.ndim == 2:
         arr = _colourise(arr, rng)
     if _chance(rng, 0.5):
@@ -598,10 +613,10 @@ def _to_uint8(arr: np.ndarray) -> np.ndarray:
 
 def _noise_landscape(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     """A 1/f colour field with correlated channels, sometimes with sharp region edges."""
-    field = _fractal_noise(rng, h, w, 3, _ru(rng, 1.6, 2.8))
+    field = _fractal_noise(rng, h, w, 3, _ru(rng, 1.9, 3.0))
     if _chance(rng, 0.4):  # sharpen into regions, like foliage against sky
         field[..., 0] = np.tanh(field[..., 0] * _ru(rng, 2.0, 8.0))
-    mixing = rng.normal(0.0, 0.35, (3, 3)) + np.outer([1.0, 0.0, 0.0], rng.uniform(0.6, 1.2, 3))
+    mixing = rng.normal(0.0, 0.2, (3, 3)) + np.outer([1.0, 0.0, 0.0], rng.uniform(0.6, 1.2, 3))
     mean = np.asarray(_hsv(rng.random(), _ru(rng, 0.1, 0.6), _ru(rng, 0.3, 0.8)), np.float32)
     return _to_uint8(mean + (field @ mixing.astype(np.float32)) * _ru(rng, 25.0, 70.0))
 
@@ -616,17 +631,27 @@ def _soft_shapes(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
         sh = max(2, round(side * math.exp(rng.uniform(math.log(0.05), math.log(0.7)))))
         sw = max(2, round(sh * math.exp(rng.normal(0.0, 0.4))))
         blur = 0.0 if _chance(rng, 0.3) else _ru(rng, 0.5, 0.12 * sh)
-        margin = math.ceil(3 * blur) + 1
-        mask = Image.new("L", (sw + 2 * margin, sh + 2 * margin), 0)
-        shape = (margin, margin, margin + sw - 1, margin + sh - 1)
-        _draw_blob(ImageDraw.Draw(mask), rng, shape)
-        if blur:
-            mask = mask.filter(ImageFilter.GaussianBlur(blur))
+        mask = _soft_mask(rng, sw, sh, blur)
         base = _hsv(rng.random(), _ru(rng, 0.1, 0.8), _ru(rng, 0.15, 0.95))
         fill = _gradient(rng, mask.height, mask.width, base, _shift(base, _ri(rng, -90, 90)))
         img.paste(fill, (_ri(rng, -sw // 2, w - sw // 2), _ri(rng, -sh // 2, h - sh // 2)), mask)
     grain = _fractal_noise(rng, h, w, 1, _ru(rng, 0.5, 1.5)) * _ru(rng, 2.0, 12.0)
     return _to_uint8(np.asarray(img, np.float32) + grain)
+
+
+def _soft_mask(rng: np.random.Generator, w: int, h: int, blur: float) -> Image.Image:
+    """A random white blob on black, about w x h plus room for its edge blurred by ``blur`` px.
+    Wide blurs are done small and enlarged: the same look at a fraction of the cost."""
+    factor = max(1, int(blur // 2))
+    margin = math.ceil(3 * blur / factor) + 1
+    sw, sh = max(2, w // factor), max(2, h // factor)
+    mask = Image.new("L", (sw + 2 * margin, sh + 2 * margin), 0)
+    _draw_blob(ImageDraw.Draw(mask), rng, (margin, margin, margin + sw - 1, margin + sh - 1))
+    if blur:
+        mask = mask.filter(ImageFilter.GaussianBlur(blur / factor))
+    if factor > 1:
+        mask = mask.resize((mask.width * factor, mask.height * factor), Image.Resampling.BILINEAR)
+    return mask
 
 
 def _draw_blob(draw: ImageDraw.ImageDraw, rng: np.random.Generator, box: Box) -> None:
@@ -675,12 +700,11 @@ def _texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     kind = int(rng.integers(3))
     sample = _skimage_image(_pick(rng, _TEXTURE_FILES)) if kind == 0 else None
     if sample is not None:
-        grey = np.asarray(Image.fromarray(sample).resize(
-            (w, h), box=(0, 0, _ri(rng, 64, sample.shape[1]), _ri(rng, 64, sample.shape[0]))),
-            np.float32)
+        box = _crop_box(rng, sample.shape, h, w)
+        grey = np.asarray(Image.fromarray(sample).resize((w, h), box=box), np.float32)
         return (grey - grey.mean()) / (grey.std() + 1e-6) * 0.5
     if kind == 1:
-        return _fractal_noise(rng, h, w, 1, _ru(rng, 0.8, 1.6))[..., 0] * 0.4
+        return _fractal_noise(rng, h, w, 1, _ru(rng, 1.5, 2.4))[..., 0] * 0.4
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     angle, period = rng.uniform(0, np.pi), _ru(rng, 3.0, 40.0)
     warp = _fractal_noise(rng, h, w, 1, 2.5)[..., 0] * _ru(rng, 0.0, 6.0)
@@ -689,7 +713,9 @@ def _texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
 
 def _textured_field(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     """A smooth colour field modulated by a texture: walls, fabric, wood, sand, bark."""
-    grid = rng.uniform(20, 235, (_ri(rng, 2, 6), _ri(rng, 2, 6), 3)).astype(np.uint8)
+    hue, sat, rows, cols = rng.random(), _ru(rng, 0.05, 0.6), _ri(rng, 2, 6), _ri(rng, 2, 6)
+    grid = np.array([_hsv(hue + rng.normal(0, 0.06), sat * _ru(rng, 0.6, 1.2), _ru(rng, 0.2, 0.9))
+                     for _ in range(rows * cols)], np.uint8).reshape(rows, cols, 3)
     colour = np.asarray(Image.fromarray(grid).resize((w, h), Image.Resampling.BICUBIC),
                         np.float32)
     return _to_uint8(colour * (1.0 + _ru(rng, 0.15, 0.8) * _texture(rng, h, w)[..., None]))
@@ -819,11 +845,11 @@ def _render_slides(rng: np.random.Generator, h: int, w: int) -> Image.Image:
     draw = _Draw(img)
     unit = min(height, width * 9 / 16)
     family = _pick(rng, ("sans", "sans", "serif", "condensed"))
-    body = _Font(family, max(7 * ss, round(unit * _ru(rng, 0.03, 0.055))),
-                 aliased=ss == 1 and _chance(rng, 0.2))
+    body = _Font(family, aliased=ss == 1 and _chance(rng, 0.2)).sized(
+        max(7 * ss, unit * _ru(rng, 0.03, 0.055)))
     pad = max(2, round(width * _ru(rng, 0.04, 0.08)))
     footer = _slide_footer(draw, rng, width, height, pad, theme, body.sized(_ri(rng, 7, 11) * ss))
-    layout = _pick(rng, ("title", "bullets", "bullets", "image", "diagram", "columns"))
+    layout = _pick(rng, ("title", "bullets", "bullets", "image", "diagram", "columns", "chart"))
     title_size = unit * (_ru(rng, 0.1, 0.16) if layout == "title" else _ru(rng, 0.055, 0.1))
     title = body.sized(title_size).styled("bold" if _chance(rng, 0.7) else "regular")
     top = _slide_title(img, draw, rng, (pad, pad, width - pad, footer), title, theme,
@@ -837,6 +863,8 @@ def _render_slides(rng: np.random.Generator, h: int, w: int) -> Image.Image:
         _slide_image(img, draw, rng, area, body, theme)
     elif layout == "diagram":
         _slide_diagram(draw, rng, area, body, theme, ss)
+    elif layout == "chart":
+        _chart_panel(draw, rng, area, theme, body.sized(body.size * 0.75), ss)
     else:
         _slide_columns(draw, rng, area, body, theme)
     _slide_logo(draw, rng, width, height, pad, body, theme)
@@ -870,6 +898,7 @@ def _slide_title(img: Image.Image, draw: ImageDraw.ImageDraw, rng: np.random.Gen
     step = round(_line_height(font) * 1.15)
     colour = theme.accent if _chance(rng, 0.3) else theme.text
     y = (y0 + y1) // 2 - step * len(lines) if centred else y0
+    band = 0
     if not centred and _chance(rng, 0.35):
         band = y0 + step * len(lines) + y0 // 2
         draw.rectangle((0, 0, img.width, band), fill=theme.accent)
@@ -879,7 +908,7 @@ def _slide_title(img: Image.Image, draw: ImageDraw.ImageDraw, rng: np.random.Gen
         x = (x0 + x1 - _text_width(text, font)) / 2 if centred else x0
         _draw_text(draw, x, y, text, font, colour)
         y += step
-    return y + step // 2
+    return max(y + step // 2, band + step // 3)
 
 
 def _slide_subtitle(draw: ImageDraw.ImageDraw, rng: np.random.Generator, box: Box, font: _Font,
@@ -890,6 +919,7 @@ def _slide_subtitle(draw: ImageDraw.ImageDraw, rng: np.random.Generator, box: Bo
               width=max(1, font.size // 8))
     y = y0 + font.size
     for text, f in ((_title(rng, 3, 8), font), (_title(rng, 2, 3), font.sized(font.size * 0.7))):
+        text = _fit(text, f, x1 - x0)
         _draw_text(draw, (x0 + x1 - _text_width(text, f)) / 2, y, text, f, theme.muted)
         y += round(_line_height(f) * 1.6)
 
@@ -1306,8 +1336,8 @@ def _render_web(rng: np.random.Generator, h: int, w: int) -> Image.Image:
                  else link)
     if _chance(rng, 0.3) and width > 360:
         page = _web_sidebar(page, rng, y, h)
-    blocks = (_web_heading, _web_paragraph, _web_paragraph, _web_image, _web_cards,
-              _web_buttons, _web_list, _web_form)
+    blocks = (_web_heading, _web_paragraph, _web_paragraph, _web_paragraph, _web_image,
+              _web_cards, _web_buttons, _web_list, _web_form, _web_table, _web_code, _web_chart)
     y += body.size * 2
     while y < h:
         y = _pick(rng, blocks)(page, rng, y) + round(body.size * _ru(rng, 0.8, 2.0))
@@ -1487,6 +1517,50 @@ def _web_form(page: _Page, rng: np.random.Generator, y: int) -> int:
                        " ".join(_prose(rng, _ri(rng, 1, 3))), font, page.theme.muted)
         y += field_h + font.size
     return _web_buttons(page, rng, y)
+
+
+def _web_table(page: _Page, rng: np.random.Generator, y: int) -> int:
+    """A data table: bold header, ruled rows, text left and numbers right aligned."""
+    kinds = [0] + [int(rng.integers(1, 6)) for _ in range(_ri(rng, 1, 4))]
+    col_w = (page.right - page.left) / len(kinds)
+    row_h = round(_line_height(page.body) * 2.0)
+    pad = page.body.size // 2
+    bold = page.body.styled("bold")
+    page.draw.rectangle((page.left, y, page.right, y + row_h), fill=page.theme.surface)
+    for i in range(len(kinds)):
+        x = page.left + i * col_w + pad
+        _draw_text(page.draw, x, y + pad, _fit(_title(rng, 1, 2), bold, col_w - 2 * pad), bold,
+                   page.theme.text)
+    for _ in range(_ri(rng, 2, 10)):
+        y += row_h
+        page.draw.line((page.left, y, page.right, y), fill=page.theme.line)
+        for i, kind in enumerate(kinds):
+            value = _fit(_cell_value(rng, kind), page.body, col_w - 2 * pad)
+            x = page.left + i * col_w + pad
+            if kind:
+                x = page.left + (i + 1) * col_w - pad - _text_width(value, page.body)
+            _draw_text(page.draw, x, y + pad, value, page.body, page.theme.text)
+    return y + row_h
+
+
+def _web_code(page: _Page, rng: np.random.Generator, y: int) -> int:
+    """A code listing in a box, as on documentation sites and blogs."""
+    theme = _pick(rng, _CODE_THEMES)
+    font = _Font("mono", max(7, page.body.size - _ri(rng, 0, 3)), aliased=page.body.aliased)
+    width, height = page.right - page.left, round(_line_height(font) * _ri(rng, 4, 16) * 1.4)
+    block = Image.new("RGB", (max(1, width), height), theme.bg)  # own canvas: long lines clip
+    _code_body(_Draw(block), rng, (font.size, font.size // 2, width, height - font.size // 2),
+               theme, font)
+    page.img.paste(block, (page.left, y))
+    return y + height
+
+
+def _web_chart(page: _Page, rng: np.random.Generator, y: int) -> int:
+    """A chart figure in the text column."""
+    bottom = y + round((page.right - page.left) * _ru(rng, 0.35, 0.6))
+    page.draw.rectangle((page.left, y, page.right, bottom), fill=page.theme.surface)
+    _chart_panel(page.draw, rng, (page.left, y, page.right, bottom), page.theme, page.body, 1)
+    return bottom
 
 
 # --------------------------------------------------------------------------------------------
