@@ -117,21 +117,24 @@ class TensorRTEngine(Engine):
         import tensorrt as trt
 
         self._cuda, self._trt = cuda, trt
-        index = _device_index(device)
-        self.device = torch.device("cuda", index) if torch.cuda.is_available() \
-            else torch.device("cpu")
-        if self.device.type == "cuda":
-            torch.cuda.init()  # torch takes the primary context first; we join it below
-        self._ctx = _CudaContext(index)
+        self.gpu = torch.device("cuda", _device_index(device))
+        # Frames live where torch can hold them: on the GPU if torch has CUDA, else on the
+        # host (then the slots' page-locked buffers carry them across).
+        self.device = self.gpu if torch.cuda.is_available() else torch.device("cpu")
         self.manifest = manifest
         self.precision = manifest.get("precision", "?")
         self._logger = trt.Logger(trt.Logger.WARNING)
-        with self._ctx:
-            self._engine = deserialize(Path(engine_path), self._logger)
-            if self._engine is None:
-                raise TensorRTError(f"TensorRT could not deserialize {engine_path}")
-            self.profile = _engine_profile(self._engine)
-            self._slots = [self._new_slot() for _ in range(max(2, depth))]
+        self._ctx = _CudaContext(self.gpu.index)
+        try:
+            with self._ctx:
+                self._engine = deserialize(Path(engine_path), self._logger)
+                if self._engine is None:
+                    raise TensorRTError(f"TensorRT could not deserialize {engine_path}")
+                self.profile = _engine_profile(self._engine)
+                self._slots = [self._new_slot() for _ in range(max(2, depth))]
+        except BaseException:
+            self._ctx.release()
+            raise
         self._next = 0
 
     def _new_slot(self) -> _Slot:
@@ -143,8 +146,9 @@ class TensorRTEngine(Engine):
 
     def describe(self) -> str:
         p = self.profile
-        return (f"tensorrt on {self.device} ({self.precision}, TensorRT {self._trt.__version__}, "
-                f"profile up to {p.max[0]}x{p.max[2]}x{p.max[3]})")
+        via = "" if self.device == self.gpu else ", frames via page-locked host memory"
+        return (f"tensorrt on {self.gpu} ({self.precision}, TensorRT {self._trt.__version__}, "
+                f"profile up to {p.max[0]}x{p.max[2]}x{p.max[3]}{via})")
 
     # -- fitting any batch to the profile --------------------------------------------------
 
