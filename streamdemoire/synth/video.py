@@ -74,7 +74,7 @@ SCROLL_RUN_S = (0.3, 1.2)
 SCROLL_PAUSE_S = (0.2, 1.0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ClipFrame:
     """One frame of a simulated clip.
 
@@ -272,6 +272,8 @@ def render_clip(seed: int, width: int, height: int, seconds: float, fps: float =
     if kind != "mixed" and kind not in CONTENT_KINDS:
         raise ValueError(f"unknown content kind {kind!r}; use one of {CONTENT_KINDS} or mixed")
     n = frame_count(seconds, fps)
+    if n < 1:
+        return
     starts = scene_starts(seed, n, fps)
     for scene_index, (start, end) in enumerate(zip(starts, [*starts[1:], n], strict=True)):
         scene = _plan_scene(seed, scene_index, kind, end - start, fps, height, width)
@@ -328,8 +330,10 @@ def write_clip(out_path: str | os.PathLike, clean_path: str | os.PathLike, width
     """
     if width % 2 or height % 2 or width < 2 or height < 2:
         raise ValueError(f"size {width}x{height}: H.264 yuv420p needs even, positive sides")
-    rate = Fraction(fps).limit_denominator(1001)
     n = frame_count(seconds, fps)
+    if n < 1:
+        raise ValueError(f"{seconds} s at {fps} fps is not one frame")
+    rate = Fraction(fps).limit_denominator(1001)
     scene_kinds: dict[int, str] = {}
     bar = tqdm(total=n, unit="frame", disable=not (progress and sys.stderr.isatty()))
     with (bar, _atomic_outputs(Path(out_path), Path(clean_path)) as (tmp_out, tmp_clean),
