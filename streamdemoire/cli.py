@@ -27,6 +27,7 @@ from .errors import UserError
 from .io import ENCODERS, EncodeSettings
 from .model.checkpoint import CheckpointError
 from .pipeline import CleanReport, clean_file
+from .synth.command import synth
 
 #: Set to 1 to get the full traceback of an unexpected error instead of its one line.
 DEBUG_ENV = "STREAMDEMOIRE_DEBUG"
@@ -38,6 +39,9 @@ log = logging.getLogger("streamdemoire")
 @click.version_option(__version__, prog_name="streamdemoire")
 def main() -> None:
     """Remove moiré from camera footage of screens, in files and live feeds."""
+
+
+main.add_command(synth)
 
 
 @main.command()
