@@ -799,20 +799,16 @@ def _draw_icon(draw: ImageDraw.ImageDraw, rng: np.random.Generator, x: int, y: i
 
 
 def _draw_button(draw: ImageDraw.ImageDraw, box: Box, label: str, font: _Font, fill: RGB,
-                 outline_only: bool) -> None:
-    """A rounded button, filled or outlined, with a centred label."""
-    radius = (box[3] - box[1]) // _pick_radius_divisor(box)
+                 outline_only: bool, roundness: float = 0.25) -> None:
+    """A button, filled or outlined, with a centred label; ``roundness`` is the corner radius
+    as a fraction of its height (0: square, 0.5: pill)."""
+    radius = round((box[3] - box[1]) * roundness)
     if outline_only:
         draw.rounded_rectangle(box, radius=radius, outline=fill, width=1)
         _draw_centred(draw, box, label, font, fill)
     else:
         draw.rounded_rectangle(box, radius=radius, fill=fill)
         _draw_centred(draw, box, label, font, _on(fill))
-
-
-def _pick_radius_divisor(box: Box) -> int:
-    """Corner roundness from the box shape, so buttons on one screen look consistent."""
-    return 2 + (box[0] + box[1]) % 5
 
 
 def _draw_arrow(draw: ImageDraw.ImageDraw, start: tuple[float, float], end: tuple[float, float],
@@ -1477,10 +1473,12 @@ def _web_buttons(page: _Page, rng: np.random.Generator, y: int) -> int:
     font = page.body.styled("bold") if _chance(rng, 0.5) else page.body
     bh = round(_line_height(font) * _ru(rng, 2.0, 3.0))
     x = page.left
+    roundness = _pick(rng, (0.0, 0.1, 0.2, 0.5))
     for i in range(_ri(rng, 1, 3)):
         label = _title(rng, 1, 3)
         bw = round(_text_width(label, font) + font.size * _ru(rng, 2.0, 4.0))
-        _draw_button(page.draw, (x, y, x + bw, y + bh), label, font, page.theme.accent, i > 0)
+        _draw_button(page.draw, (x, y, x + bw, y + bh), label, font, page.theme.accent, i > 0,
+                     roundness)
         x += bw + font.size
     return y + bh
 
@@ -2141,7 +2139,8 @@ def _render_text(rng: np.random.Generator, h: int, w: int) -> Image.Image:
             style = _Paragraph(font, fg, leading, justify, indent=font.size * 2 if indent else 0)
             y = _draw_paragraph(draw, rng, (margin, y, w - margin, h + _line_height(font)),
                                 _prose(rng, _ri(rng, 10, 120)), style)
-        y += round(_line_height(font) * _ru(rng, 0.2, 1.0) if indent else _line_height(font) * 0.8)
+        gap = _ru(rng, 0.0, 0.4) if indent else _ru(rng, 0.5, 1.0)  # indented text packs tighter
+        y += round(_line_height(font) * gap)
     return img
 
 
