@@ -349,7 +349,8 @@ def _start(container: av.container.OutputContainer, video: av.video.VideoStream,
     try:
         cc.open()
     except av.error.FFmpegError as exc:
-        hint = ("needs an NVIDIA GPU with NVENC and its driver" if "nvenc" in cc.name
+        # Not cc.name: after a failed open FFmpeg 8 clears the codec and PyAV 19 would crash.
+        hint = ("needs an NVIDIA GPU with NVENC and its driver" if "nvenc" in settings.codec
                 else "try another --codec")
         raise UserError(f"the {settings.codec} encoder cannot encode {cc.width}x{cc.height} "
                         f"{cc.pix_fmt} ({exc.strerror}); {hint}") from None
