@@ -103,7 +103,13 @@ def test_container_that_cannot_hold_the_codec(media, clean, tmp_path, name, code
 def test_encoder_that_cannot_take_the_size(media, clean, tmp_path):
     src = media.video(size=(8, 8))  # x265 needs at least 16x16
     result = clean(src, "-o", tmp_path / "out.mp4", "--codec", "libx265")
-    assert_failed_cleanly(result, tmp_path, "the libx265 encoder cannot encode 8x8", src)
+    assert_failed_cleanly(result, tmp_path, "the libx265 encoder cannot start for 8x8", src)
+
+
+def test_unknown_preset(media, clean, tmp_path):
+    src = media.video()
+    result = clean(src, "-o", tmp_path / "out.mp4", "--preset", "bogus")
+    assert_failed_cleanly(result, tmp_path, "libx264 has no preset 'bogus'", src)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="NVENC may work on this machine")

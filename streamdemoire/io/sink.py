@@ -37,18 +37,24 @@ class _Encoder:
     quality_option: str | None = None
     default_quality: int | None = None
     default_preset: str | None = None
+    #: The --preset values it takes (checked here: x264 prints its own error otherwise).
+    presets: tuple[str, ...] = ()
     #: Options always passed (e.g. keep x265 from printing to the terminal).
     options: dict[str, str] = field(default_factory=dict)
     #: True when odd sizes keep subsampled chroma; H.264/HEVC need 4:4:4 for an odd width.
     odd_sizes_any_chroma: bool = False
 
 
+_X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                 "slower", "veryslow", "placebo")
+_NVENC_PRESETS = ("p1", "p2", "p3", "p4", "p5", "p6", "p7")
+
 ENCODERS = {
-    "libx264": _Encoder("crf", 18, "medium"),
-    "libx265": _Encoder("crf", 20, "medium", {"x265-params": "log-level=none"}),
+    "libx264": _Encoder("crf", 18, "medium", _X26X_PRESETS),
+    "libx265": _Encoder("crf", 20, "medium", _X26X_PRESETS, {"x265-params": "log-level=none"}),
     "ffv1": _Encoder(odd_sizes_any_chroma=True),
-    "h264_nvenc": _Encoder("cq", 19, "p4", {"rc": "vbr"}),
-    "hevc_nvenc": _Encoder("cq", 19, "p4", {"rc": "vbr"}),
+    "h264_nvenc": _Encoder("cq", 19, "p4", _NVENC_PRESETS, {"rc": "vbr"}),
+    "hevc_nvenc": _Encoder("cq", 19, "p4", _NVENC_PRESETS, {"rc": "vbr"}),
 }
 
 #: (chroma layout, more than 8 bits) -> pixel formats encoders know it by, planar first.
@@ -164,7 +170,7 @@ class FileSink:
         self.tmp.unlink(missing_ok=True)
 
     def _encode_frame(self, rgb: np.ndarray, time: FrameTime) -> None:
-        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24").reformat(
             format=self.video.codec_context.pix_fmt, dst_colorspace=self._matrix,
             dst_color_range=self._range)
         frame.pts = time.pts
@@ -248,6 +254,9 @@ def _encoder_options(settings: EncodeSettings) -> dict[str, str]:
         if settings.crf is not None or settings.preset is not None:
             log.warning("%s is lossless: --crf and --preset are ignored", settings.codec)
         return options
+    if settings.preset is not None and settings.preset not in enc.presets:
+        raise UserError(f"{settings.codec} has no preset {settings.preset!r}; choose from "
+                        f"{', '.join(enc.presets)}")
     options[enc.quality_option] = str(settings.crf if settings.crf is not None
                                       else enc.default_quality)
     options["preset"] = settings.preset or enc.default_preset
@@ -350,9 +359,9 @@ def _start(container: av.container.OutputContainer, video: av.video.VideoStream,
         cc.open()
     except av.error.FFmpegError as exc:
         # Not cc.name: after a failed open FFmpeg 8 clears the codec and PyAV 19 would crash.
-        hint = ("needs an NVIDIA GPU with NVENC and its driver" if "nvenc" in settings.codec
-                else "try another --codec")
-        raise UserError(f"the {settings.codec} encoder cannot encode {cc.width}x{cc.height} "
+        hint = ("it needs an NVIDIA GPU with NVENC and its driver" if "nvenc" in settings.codec
+                else "check --preset and --crf, or try another --codec")
+        raise UserError(f"the {settings.codec} encoder cannot start for {cc.width}x{cc.height} "
                         f"{cc.pix_fmt} ({exc.strerror}); {hint}") from None
     try:
         container.start_encoding()
