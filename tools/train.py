@@ -23,7 +23,6 @@ import os
 import random
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -55,7 +54,7 @@ class SimulatedPairs(IterableDataset):
         rng = np.random.default_rng([TRAIN_SEED_BASE, self.seed, wid])
         while True:
             moire, clean, _ = sample_pair(rng, self.size, self.size)
-            yield torch.from_numpy(moire), torch.from_numpy(clean)
+            yield torch.from_numpy(moire.copy()), torch.from_numpy(clean.copy())
 
 
 class ReplayPool:
@@ -173,9 +172,9 @@ def main() -> None:
             "train_seed_base": TRAIN_SEED_BASE, "seed": args.seed + step}
     loader = iter(DataLoader(SimulatedPairs(args.render, args.seed + step), batch_size=None,
                              num_workers=args.workers, prefetch_factor=8,
-                             persistent_workers=True))
+                             persistent_workers=True, multiprocessing_context="spawn"))
     pool = ReplayPool(args.pool)
-    while len(pool.items) < max(args.batch * 4, 32):
+    while len(pool.items) < min(args.pool, max(args.batch * 4, 32)):
         pool.add(*next(loader))
     val = validation_set(args.crop)
     print(f"pool warm ({len(pool.items)} pairs); training from step {step}", flush=True)
@@ -210,7 +209,7 @@ def main() -> None:
                 if args.ship:
                     shutil.copyfile(args.run / "best.pt", DEFAULT_CHECKPOINT)
             print(f"eval step {step}: {scores} best {best:.2f}", flush=True)
-    sys.exit(0)
+
 
 
 if __name__ == "__main__":
