@@ -88,6 +88,15 @@ class Media:
                 out.mux(packet)
         return path
 
+    def song_with_cover(self, name: str = "song.mp3") -> Path:
+        """Audio plus a still picture flagged as cover art (an "attached picture"), by ffmpeg."""
+        path = self.folder / name
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=duration=0.3",
+                        "-f", "lavfi", "-i", "color=c=red:s=32x32", "-frames:v", "1",
+                        "-map", "0", "-map", "1", "-c:v", "mjpeg",
+                        "-disposition:v:0", "attached_pic", str(path)], check=True)
+        return path
+
     def empty_video(self, name: str = "empty.mkv") -> Path:
         """A video stream (and a tone) without a single video frame."""
         path = self.folder / name

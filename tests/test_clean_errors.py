@@ -54,6 +54,12 @@ def test_audio_only_file(media, clean, tmp_path):
     assert_failed_cleanly(result, tmp_path, "has no video stream (only audio)", src)
 
 
+def test_cover_art_is_not_a_video(media, clean, tmp_path):
+    src = media.song_with_cover()
+    result = clean(src, "-o", tmp_path / "out.mp4")
+    assert_failed_cleanly(result, tmp_path, "has no video stream (only audio, cover art)", src)
+
+
 def test_video_stream_without_frames(media, clean, tmp_path):
     src = media.empty_video()
     result = clean(src, "-o", tmp_path / "out.mkv")

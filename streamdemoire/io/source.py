@@ -162,16 +162,16 @@ def _open_input(path: Path) -> av.container.InputContainer:
 
 
 def _video_stream(container: av.container.InputContainer, path: Path) -> av.video.VideoStream:
-    if not container.streams.video:
-        kinds = sorted({s.type for s in container.streams}) or ["no streams"]
-        raise UserError(f"{path}: has no video stream (only {', '.join(kinds)})")
-    return max(container.streams.video, key=_stream_rank)
+    """The largest real video stream; cover art (a still attached to audio) does not count."""
+    videos = [s for s in container.streams.video if not _is_cover_art(s)]
+    if not videos:
+        kinds = sorted({"cover art" if _is_cover_art(s) else s.type for s in container.streams})
+        raise UserError(f"{path}: has no video stream (only {', '.join(kinds) or 'nothing'})")
+    return max(videos, key=lambda s: s.codec_context.width * s.codec_context.height)
 
 
-def _stream_rank(stream: av.video.VideoStream) -> tuple[bool, int]:
-    """Prefer real video over cover art (attached pictures), then the largest picture."""
-    attached = bool(int(stream.disposition) & int(av.stream.Disposition.attached_pic))
-    return (not attached, stream.codec_context.width * stream.codec_context.height)
+def _is_cover_art(stream: av.stream.Stream) -> bool:
+    return bool(int(stream.disposition) & int(av.stream.Disposition.attached_pic))
 
 
 def _video_info(stream: av.video.VideoStream, first: av.VideoFrame) -> VideoInfo:
