@@ -26,10 +26,6 @@ class FrameTime:
     #: How long the frame is shown, in ``time_base`` units; 0 when the input did not say.
     duration: int = 0
 
-    @property
-    def seconds(self) -> float:
-        return float(self.pts * self.time_base)
-
 
 @dataclass
 class Batch:
