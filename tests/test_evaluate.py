@@ -123,7 +123,7 @@ def test_real_mode_fails_in_one_line_without_images(tmp_path, capsys, make_dir):
 def test_simulated_quick_mode_writes_json(tmp_path, checkpoint):
     out = tmp_path / "out"
     code = load_evaluate().main(["--quick", "--sizes", "128x72", "--clips", "1",
-                                 "--seconds", "0.2", "--every", "3",
+                                 "--seconds", "0.1", "--every", "2",
                                  "--checkpoint", str(checkpoint), "--out", str(out),
                                  "--cache", str(tmp_path / "clips")])
     assert code == 0
