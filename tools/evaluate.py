@@ -419,7 +419,9 @@ def plan_sizes(args: argparse.Namespace) -> list[BenchmarkSize]:
             width, height = (int(v) for v in label.lower().split("x"))
         except ValueError:
             raise EvaluationError(f"bad size {label!r}: expected WIDTHxHEIGHT") from None
-        size = known.get(label) or replace(BENCHMARK[0], width=width, height=height)
+        if width <= 0 or height <= 0 or width % 2 or height % 2:
+            raise EvaluationError(f"bad size {label!r}: H.264 needs even, positive sides")
+        size = known.get(f"{width}x{height}", replace(BENCHMARK[0], width=width, height=height))
         clips = size.clips[:args.clips] if args.clips else size.clips
         plan.append(replace(size, clips=clips, seconds=args.seconds or size.seconds))
     return plan
@@ -452,22 +454,23 @@ def real_samples(directory: Path) -> tuple[list[Sample], list[Sample]]:
 
 def run_real(pairs: list[Sample], photos: list[Sample], model: Demoirer,
              out_dir: Path) -> dict:
-    report: dict = {"mode": "real", "photos": [p.name for p in photos], "grids": []}
+    report: dict = {"mode": "real", "photos": [p.name for p in photos]}
+    grids = []
     if pairs:
-        report.update(score_pairs(pairs, model, out_dir))
-        report["grids"].append(report.pop("grid"))
+        section, grid = score_pairs(pairs, model, out_dir)
+        report.update(section)
+        grids.append(grid)
     if photos:
-        say(f"running the model on {len(photos)} photos without a twin")
-        keep = set(range(len(photos)))
-        result, _ = run_model(model, photos, None, keep)
-        report["grids"].append(save_grid(out_dir / "grid_real_photos.png",
-                                         grid_rows(photos, sorted(keep), [result]),
-                                         ["input", "model"]))
+        grids.append(photo_grid(photos, model, out_dir))
+    report["grids"] = grids
     return report
 
 
-def score_pairs(pairs: list[Sample], model: Demoirer, out_dir: Path) -> dict:
-    """Raw and colour-fitted PSNR of input, classical filters and model over the pairs."""
+def score_pairs(pairs: list[Sample], model: Demoirer, out_dir: Path) -> tuple[dict, str]:
+    """Raw and colour-fitted PSNR of input, classical filters and model over the pairs.
+
+    Returns the report's section and the path of the pairs' grid.
+    """
     say(f"scoring {len(pairs)} real pairs")
     metrics: dict[str, Metric] = {"psnr": quality.psnr, "fitted_psnr": quality.fitted_psnr}
     keep = set(range(len(pairs)))
@@ -482,10 +485,20 @@ def score_pairs(pairs: list[Sample], model: Demoirer, out_dir: Path) -> dict:
     grid = save_grid(out_dir / "grid_real_pairs.png",
                      grid_rows(pairs, sorted(keep), [best, model_result]),
                      ["input", f"best classical: {best.label} {best.setting}", "model", "clean"])
-    return {"pairs": per_pair, "input": inputs.means,
-            "classical": {r.label: r.to_json() for r in filters}, "best_classical": best.label,
-            "model": model_result.means,
-            "model_gain_db": gains(model_result.means, inputs.means), "grid": grid}
+    section = {"pairs": per_pair, "input": inputs.means,
+               "classical": {r.label: r.to_json() for r in filters},
+               "best_classical": best.label, "model": model_result.means,
+               "model_gain_db": gains(model_result.means, inputs.means)}
+    return section, grid
+
+
+def photo_grid(photos: list[Sample], model: Demoirer, out_dir: Path) -> str:
+    """The grid input | model of the photos that have no clean twin; returns its path."""
+    say(f"running the model on {len(photos)} photos without a twin")
+    keep = list(range(len(photos)))
+    result, _ = run_model(model, photos, None, set(keep))
+    return save_grid(out_dir / "grid_real_photos.png", grid_rows(photos, keep, [result]),
+                     ["input", "model"])
 
 
 def gains(model: dict[str, float], reference: dict[str, float]) -> dict[str, float]:
