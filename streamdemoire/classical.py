@@ -19,7 +19,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy import fft, ndimage
 
-#: Rec. 601 luma weights, used as the guide image and to judge edges.
+#: Rec. 601 luma weights: the guided filter's guide image.
 LUMA = np.array([0.299, 0.587, 0.114])
 
 
@@ -164,6 +164,6 @@ Filter = Callable[..., np.ndarray]
 PARAM_GRIDS: dict[str, tuple[Filter, list[dict]]] = {
     "gaussian": (gaussian, [{"sigma": s} for s in (0.8, 1.2, 1.8, 2.7, 4.0)]),
     "median": (median, [{"size": s} for s in (3, 5)]),
-    "guided": (guided, [{"radius": r, "eps": e} for r in (2, 4) for e in (1e-3, 1e-2)]),
+    "guided": (guided, [{"radius": r, "eps": e} for r in (2, 4, 8) for e in (1e-4, 1e-3, 1e-2)]),
     "notch": (notch, [{"threshold": t} for t in (1.0, 1.5, 2.5)]),
 }
