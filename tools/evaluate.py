@@ -519,9 +519,9 @@ def method_rows(section: dict, columns: list[str]) -> list[tuple[str, str, list[
 
 
 def format_rows(rows: list[tuple[str, str, list[float]]], columns: list[str]) -> list[str]:
-    lines = [f"  {'method':<10}{'':<36}" + "".join(f"{c:>12}" for c in columns)]
+    lines = [f"  {'method':<10}{'':<44}" + "".join(f"{c:>12}" for c in columns)]
     for name, setting, values in rows:
-        lines.append(f"  {name:<10}{setting:<36}" + "".join(f"{v:12.3f}" for v in values))
+        lines.append(f"  {name:<10}{setting:<44}" + "".join(f"{v:12.3f}" for v in values))
     return lines
 
 
