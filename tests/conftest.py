@@ -92,9 +92,9 @@ class Media:
         """Audio plus a still picture flagged as cover art (an "attached picture"), by ffmpeg."""
         path = self.folder / name
         subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=duration=0.3",
-                        "-f", "lavfi", "-i", "color=c=red:s=32x32", "-frames:v", "1",
+                        "-f", "lavfi", "-i", "color=c=red:s=32x32:d=0.04", "-frames:v", "1",
                         "-map", "0", "-map", "1", "-c:v", "mjpeg",
-                        "-disposition:v:0", "attached_pic", str(path)], check=True)
+                        "-disposition:v:0", "attached_pic", str(path)], check=True, timeout=60)
         return path
 
     def empty_video(self, name: str = "empty.mkv") -> Path:
@@ -115,7 +115,7 @@ class Media:
         path = self.folder / name
         subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(clip), "-i", str(srt),
                         "-map", "0", "-map", "1", "-c", "copy", "-c:s", codec, str(path)],
-                       check=True)
+                       check=True, timeout=60)
         return path
 
 
@@ -156,7 +156,7 @@ def ffprobe(path: Path) -> dict:
         ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-show_packets",
          "-show_frames",
          "-show_data_hash", "MD5", "-of", "json", str(path)],
-        check=True, capture_output=True, text=True).stdout
+        check=True, capture_output=True, text=True, timeout=60).stdout
     return json.loads(out)
 
 

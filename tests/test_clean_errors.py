@@ -152,6 +152,7 @@ def cli(*args: str | Path) -> list[str]:
             *map(str, args)]
 
 
+@pytest.mark.slow  # a fresh process imports torch
 def test_sigint_in_a_real_process_leaves_nothing(media, tmp_path, identity_checkpoint):
     src = media.video(size=(160, 96), pts=list(range(0, 40 * 400, 40)))
     proc = subprocess.Popen(cli(src, "-o", tmp_path / "out.mp4", "--checkpoint",
@@ -170,6 +171,7 @@ def test_sigint_in_a_real_process_leaves_nothing(media, tmp_path, identity_check
     assert [p.name for p in tmp_path.iterdir()] == [src.name]
 
 
+@pytest.mark.slow  # a fresh process imports torch
 def test_full_disk_leaves_nothing(media, tmp_path, identity_checkpoint):
     """A file size limit stands in for a full disk: writes past it fail like ENOSPC."""
     src = media.video("in.mkv", size=(160, 96), pts=list(range(0, 40 * 30, 40)))
