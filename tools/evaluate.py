@@ -349,11 +349,11 @@ def grid_picks(samples: list[Sample]) -> list[int]:
     return [idx[len(idx) // 2] for idx in by_clip.values()]
 
 
-def evaluate_size(size: BenchmarkSize, model: Demoirer, args: argparse.Namespace) -> dict:
-    """All methods on one size's clips: the JSON section for that size."""
+def evaluate_size(size: BenchmarkSize, model: Demoirer, cache: Path,
+                  args: argparse.Namespace) -> dict:
+    """All methods on one size's clips (kept in ``cache``): the JSON section for that size."""
     say(f"{size.label}: {len(size.clips)} clips of {size.seconds:g} s (rendered if not cached)")
     clock = Stopwatch()
-    cache = args.cache / simulator_version()
     samples = [s for seed, kind in progress(size.clips, f"clips {size.label}")
                for s in clip_samples(seed, kind, size, args.fps, args.every, cache)]
     clock.lap("clips")
@@ -399,10 +399,12 @@ def targets_met(section: dict, label: str) -> dict[str, bool]:
 
 def run_simulated(sizes: list[BenchmarkSize], model: Demoirer,
                   args: argparse.Namespace) -> dict:
-    sections = {s.label: evaluate_size(s, model, args) for s in sizes}
+    version = simulator_version()  # once: the simulator may be edited during a long run
+    sections = {s.label: evaluate_size(s, model, args.cache / version, args) for s in sizes}
     for label, section in sections.items():
         section["targets_met"] = targets_met(section, label)
-    return {"mode": "simulated", "fps": args.fps, "every": args.every, "sizes": sections,
+    return {"mode": "simulated", "simulator_version": version, "fps": args.fps,
+            "every": args.every, "sizes": sections,
             "grids": [s["grid"] for s in sections.values()]}
 
 
