@@ -98,9 +98,11 @@ class CameraParams:
         if rng.random() < 0.45:
             # Display pitch close to a multiple of the sensor pitch (or of the Bayer period):
             # the long, slow bands and rings of close shots.
-            pitch = float(rng.choice([1.0, 2.0, 3.0, 0.5 * 3])) + float(rng.normal(0, 0.06))
+            pitch = float(rng.choice([1.0, 1.5, 2.0])) + float(rng.normal(0, 0.06))
         else:
-            pitch = float(np.exp(rng.uniform(np.log(0.7), np.log(3.6))))
+            # Beyond ~2.6 sensor pixels per display pixel the camera resolves the subpixels
+            # themselves (a screen door, not moiré), which no exposure can make match the twin.
+            pitch = float(np.exp(rng.uniform(np.log(0.7), np.log(2.6))))
         return cls(
             layout=str(rng.choice(["rgb", "rgb", "bgr", "delta", "pentile"])),
             fill_x=float(rng.uniform(0.55, 0.98)),
@@ -350,14 +352,32 @@ def render_pair(content: np.ndarray, params: CameraParams, height: int, width: i
     u, v = _output_to_display(params, ys, xs, height, width, hw)
     emitted = _sample_content(content_lin, u, v) * _subpixel_mask(params, u, v)
     sensor = emitted.mean(-1)
-    sensor = _bayer_mosaic_demosaic(sensor, params, rng)
-    moire = _tone(sensor.clamp(min=0), params)
-    moire = _gaussian_blur(_downscale(moire, height, width, params.downscale), params.defocus)
+    sensor = _bayer_mosaic_demosaic(sensor, params, rng).clamp_(min=0)
+    clean = _tone(_ideal_view(content_lin, params, height, width), params)
+    moire = _auto_exposed(sensor, clean, params, height, width)
+    moire = _gaussian_blur(moire, params.defocus)
     moire = to_uint8(_sharpen(moire, params.sharpen, params.sharpen_sigma))
     if compress and params.jpeg_quality is not None:
         moire = jpeg_roundtrip(moire, params.jpeg_quality)
-    clean = to_uint8(_tone(_ideal_view(content_lin, params, height, width), params))
-    return moire, clean
+    return moire, to_uint8(clean)
+
+
+def _auto_exposed(sensor: torch.Tensor, clean: torch.Tensor, params: CameraParams,
+                  height: int, width: int) -> torch.Tensor:
+    """The sensor image toned and downscaled, its per-channel exposure matched to the twin's.
+
+    The tone curve is concave, so a sensor that resolves bright subpixels and the black matrix
+    between them renders darker than the ideal view of the same light. A phone's auto exposure
+    and white balance take that back out; without this, the pairs would teach a random global
+    brightness change instead of demoiréing. A few fixed-point steps on the gains suffice.
+    """
+    target = clean.mean((1, 2))
+    gains = torch.ones(3, 1, 1)
+    for _ in range(3):
+        moire = _downscale(_tone(sensor * gains, params), height, width, params.downscale)
+        ratio = (target / moire.mean((1, 2)).clamp(min=1e-4)).view(3, 1, 1)
+        gains = (gains * ratio ** params.gamma).clamp(0.25, 4.0)
+    return _downscale(_tone(sensor * gains, params), height, width, params.downscale)
 
 
 def _ideal_view(content_lin: torch.Tensor, params: CameraParams, height: int,
