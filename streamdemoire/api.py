@@ -17,8 +17,10 @@ class Demoirer:
     """
 
     def __init__(self, backend: str = "torch", device: str = "cpu",
-                 checkpoint: str | Path | None = None) -> None:
-        self.engine = create_engine(backend, device, Path(checkpoint) if checkpoint else None)
+                 checkpoint: str | Path | None = None,
+                 engine_path: str | Path | None = None) -> None:
+        self.engine = create_engine(backend, device, Path(checkpoint) if checkpoint else None,
+                                    engine_path=Path(engine_path) if engine_path else None)
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         frames = np.asarray(frames)

@@ -24,6 +24,7 @@ from . import __version__
 from .api import Demoirer
 from .engine import BACKENDS, EngineError
 from .errors import UserError
+from .info import info
 from .io import ENCODERS, EncodeSettings
 from .model.checkpoint import CheckpointError
 from .pipeline import CleanReport, clean_file
@@ -42,6 +43,7 @@ def main() -> None:
 
 
 main.add_command(synth)
+main.add_command(info)
 
 
 @main.command()
@@ -58,16 +60,21 @@ main.add_command(synth)
                                "p4 for nvenc].")
 @click.option("--batch", type=click.IntRange(1, 256), default=4, show_default=True,
               help="Frames per model call.")
-@click.option("--backend", type=click.Choice(list(BACKENDS)), default="torch", show_default=True)
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, ...")
+@click.option("--backend", type=click.Choice(list(BACKENDS)), default="auto", show_default=True,
+              help="auto: tensorrt where it can run, else torch on CUDA, else torch on the CPU.")
+@click.option("--device", default="auto", show_default=True,
+              help="auto, cpu, cuda, cuda:1, ...")
 @click.option("--checkpoint", type=click.Path(path_type=Path),
               help="Model weights [default: the shipped checkpoint].")
+@click.option("--engine", "engine_path", type=click.Path(path_type=Path),
+              help="A TensorRT engine built by tools/build_engine.py (with --backend tensorrt).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no notices.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON line with the results last on stdout.")
 def clean(input_path: Path, output: Path | None, codec: str, crf: int | None,
           preset: str | None, batch: int, backend: str, device: str,
-          checkpoint: Path | None, quiet: bool, as_json: bool) -> None:
+          checkpoint: Path | None, engine_path: Path | None, quiet: bool,
+          as_json: bool) -> None:
     """Demoiré the video file INPUT.
 
     The output keeps the input's frame timestamps (variable frame rate too), size, rotation
@@ -78,7 +85,8 @@ def clean(input_path: Path, output: Path | None, codec: str, crf: int | None,
     show_notices(not quiet)
     output = output or default_output(input_path)
     with one_line_errors():
-        demoirer = Demoirer(backend=backend, device=device, checkpoint=checkpoint)
+        demoirer = Demoirer(backend=backend, device=device, checkpoint=checkpoint,
+                            engine_path=engine_path)
         with progress_bar(enabled=not quiet and sys.stderr.isatty(),
                           label=input_path.name) as on_progress:
             report = clean_file(input_path, output, demoirer,
@@ -88,7 +96,7 @@ def clean(input_path: Path, output: Path | None, codec: str, crf: int | None,
         click.echo(json.dumps(clean_result(report, demoirer)))
     elif not quiet:
         click.echo(f"wrote {report.output}: {report.frames} frames in {report.seconds:.1f} s "
-                   f"({report.fps:.1f} fps)")
+                   f"({report.fps:.1f} fps, {demoirer.engine.name} on {demoirer.engine.device})")
 
 
 def default_output(input_path: Path) -> Path:

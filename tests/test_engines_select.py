@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 
 import pytest
 import torch
@@ -41,10 +42,11 @@ def test_plan_without_tensorrt_uses_torch_cuda_and_says_why():
     assert "fp16" in choice.reason and "tensorrt is not installed" in choice.reason
 
 
-def test_plan_without_gpu_falls_back_to_cpu():
-    (choice,) = plan("cuda:1", Capabilities(0, "no CUDA GPU"))
+def test_plan_without_gpu_falls_back_to_cpu_only_when_no_gpu_was_named():
+    (choice,) = plan("auto", Capabilities(0, "no CUDA GPU"))
     assert (choice.backend, choice.device) == ("torch", "cpu")
     assert "no CUDA GPU" in choice.reason
+    assert plan("cuda:1", Capabilities(0, "no CUDA GPU")) == []
 
 
 def test_plan_keeps_the_asked_gpu_and_honours_cpu():
@@ -67,14 +69,15 @@ def test_tensorrt_failure_falls_through_with_its_reason(monkeypatch, checkpoint)
     assert "engine build failed" in reason and reason.startswith("torch on cuda:0")
 
 
-def test_auto_here_is_torch_on_cpu_with_a_reason(checkpoint):
+def test_auto_here_is_torch_on_cpu_with_a_reason(checkpoint, caplog):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA; the fallback is tested by test_plan_*")
     notes = []
-    engine = create_engine("auto", "auto", checkpoint, note=notes.append)
+    with caplog.at_level(logging.INFO, logger="streamdemoire.engine"):
+        engine = create_engine("auto", "auto", checkpoint, note=notes.append)
     assert engine.name == "torch" and engine.device.type == "cpu"
-    (line,) = notes
-    assert line.startswith("backend auto: torch on cpu (fp32): ")
+    assert notes == []  # nothing failed, so nothing to warn about
+    assert caplog.messages[-1].startswith("backend auto: torch on cpu (fp32): ")
     frames = torch.rand(1, 3, 40, 72)
     assert engine(frames).shape == frames.shape
 

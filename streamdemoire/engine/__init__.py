@@ -6,6 +6,8 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+import torch
+
 from ..model.checkpoint import CheckpointError, load_checkpoint
 from .base import Engine, frames_to_tensor, tensor_to_frames
 
@@ -25,8 +27,9 @@ def create_engine(backend: str = "torch", device: str = "cpu",
                   note: Callable[[str], None] | None = None) -> Engine:
     """Build the engine for ``backend`` on ``device`` from ``checkpoint`` (default: shipped).
 
-    ``backend="auto"`` picks tensorrt, else torch on CUDA, else torch on the CPU, and says
-    which and why through ``note``; so does a first-use TensorRT build. ``note`` defaults to
+    ``backend="auto"`` picks tensorrt, else torch on CUDA, else torch on the CPU; which and
+    why is logged at INFO level, and a candidate that fails is reported through ``note``, as
+    is a first-use TensorRT build. ``note`` defaults to
     a warning on the ``streamdemoire.engine`` logger, which the CLI prints as a notice.
     ``engine_path`` names a TensorRT engine to run as is (refused if it does not match
     this GPU, TensorRT and checkpoint); without it the engine cache is used.
@@ -34,6 +37,10 @@ def create_engine(backend: str = "torch", device: str = "cpu",
     if backend not in BACKENDS:
         raise EngineError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
     note = note or log.warning
+    if engine_path is not None:
+        if backend == "torch":
+            raise EngineError("--engine names a TensorRT engine: use it with --backend tensorrt")
+        backend = "tensorrt"
     try:
         return _open(backend, device, checkpoint, engine_path, note)
     except (CheckpointError, EngineError):
@@ -48,7 +55,7 @@ def _open(backend: str, device: str, checkpoint: Path | None, engine_path: Path 
         from .select import select_engine
 
         engine, reason = select_engine(device, checkpoint, note)
-        note(f"backend auto: {reason}")
+        log.info("backend auto: %s", reason)  # a fallback after a failure was already noted
         return engine
     if backend == "tensorrt":
         from .select import tensorrt_missing
@@ -63,4 +70,6 @@ def _open(backend: str, device: str, checkpoint: Path | None, engine_path: Path 
         return open_cached(checkpoint, device, note=note)
     from .torch_engine import TorchEngine
 
+    if device in ("", "auto"):
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     return TorchEngine(load_checkpoint(checkpoint), device=device)

@@ -72,6 +72,8 @@ def plan(device: str | None, caps: Capabilities) -> list[Choice]:
         else "TensorRT failed"
     if caps.torch_cuda_devices:
         choices.append(Choice("torch", gpu, f"torch on {gpu} (fp16): {trt_why}"))
+    elif wanted is not None:
+        return choices  # a GPU was asked for by name: running on the CPU would not be it
     else:
         choices.append(Choice("torch", "cpu", f"torch on cpu (fp32): torch sees no CUDA GPU; "
                                               f"{trt_why}"))
@@ -92,14 +94,20 @@ def open_choice(choice: Choice, checkpoint: Path | None, note: Note) -> Engine:
 def select_engine(device: str | None, checkpoint: Path | None, note: Note,
                   caps: Capabilities | None = None) -> tuple[Engine, str]:
     """The first candidate that opens, and the line that says which and why."""
+    caps = caps or probe()
     failures = []
-    for choice in plan(device, caps or probe()):
+    choices = plan(device, caps)
+    if not choices:
+        raise RuntimeError(f"device {device} asked for, but torch sees no CUDA GPU and "
+                           f"{caps.tensorrt_missing}")
+    for choice in choices:
         try:
             engine = open_choice(choice, checkpoint, note)
         except CheckpointError:
             raise  # the same checkpoint would fail every backend
         except (RuntimeError, ImportError, OSError) as exc:
             failures.append(f"{choice.backend} on {choice.device} failed: {exc}")
+            note(f"{failures[-1]}; trying the next backend")
             continue
         reason = choice.reason if not failures else f"{choice.reason} ({'; '.join(failures)})"
         return engine, reason
