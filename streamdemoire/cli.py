@@ -26,8 +26,9 @@ from .engine import BACKENDS, EngineError
 from .errors import UserError
 from .info import info
 from .io import ENCODERS, EncodeSettings
+from .io.image import is_image_path
 from .model.checkpoint import CheckpointError
-from .pipeline import CleanReport, clean_file
+from .pipeline import CleanReport, clean_file, clean_image
 from .synth.command import synth
 
 #: Set to 1 to get the full traceback of an unexpected error instead of its one line.
@@ -75,7 +76,10 @@ def clean(input_path: Path, output: Path | None, codec: str, crf: int | None,
           preset: str | None, batch: int, backend: str, device: str,
           checkpoint: Path | None, engine_path: Path | None, quiet: bool,
           as_json: bool) -> None:
-    """Demoiré the video file INPUT.
+    """Demoiré the video or photo INPUT.
+
+    A photo (PNG, JPEG, WebP, BMP, TIFF; EXIF orientation honoured) is written in the format
+    of the output's extension.
 
     The output keeps the input's frame timestamps (variable frame rate too), size, rotation
     and colour tags; audio and subtitles are copied (audio is re-encoded to AAC, and
@@ -87,11 +91,14 @@ def clean(input_path: Path, output: Path | None, codec: str, crf: int | None,
     with one_line_errors():
         demoirer = Demoirer(backend=backend, device=device, checkpoint=checkpoint,
                             engine_path=engine_path)
-        with progress_bar(enabled=not quiet and sys.stderr.isatty(),
-                          label=input_path.name) as on_progress:
-            report = clean_file(input_path, output, demoirer,
-                                settings=EncodeSettings(codec, crf, preset),
-                                batch_size=batch, on_progress=on_progress)
+        if is_image_path(input_path):
+            report = clean_image(input_path, output, demoirer)
+        else:
+            with progress_bar(enabled=not quiet and sys.stderr.isatty(),
+                              label=input_path.name) as on_progress:
+                report = clean_file(input_path, output, demoirer,
+                                    settings=EncodeSettings(codec, crf, preset),
+                                    batch_size=batch, on_progress=on_progress)
     if as_json:
         click.echo(json.dumps(clean_result(report, demoirer)))
     elif not quiet:

@@ -29,6 +29,7 @@ from typing import Protocol
 import numpy as np
 
 from .io import Batch, EncodeSettings, FileSink, FileSource, check_output_path
+from .io.image import read_image, write_image
 
 log = logging.getLogger(__name__)
 
@@ -252,3 +253,13 @@ def clean_file(input_path: Path, output: Path, transform: Transform, *,
         log.warning("%d damaged video packet(s) could not be decoded: %d frame(s) are missing "
                     "from the output", source.lost, source.lost)
     return CleanReport(output, stats.frames, seconds, source.lost, source.corrupt)
+
+
+def clean_image(input_path: Path, output: Path, transform: Transform) -> CleanReport:
+    """Demoiré one still photo into ``output`` (the format follows its suffix); atomic."""
+    input_path, output = Path(input_path), Path(output)
+    check_output_path(output, input_path)
+    start = time.perf_counter()
+    rgb = read_image(input_path)
+    write_image(transform(rgb[None])[0], output)
+    return CleanReport(output, 1, time.perf_counter() - start, lost=0, corrupt=0)

@@ -42,6 +42,8 @@ def frames_to_tensor(frames: np.ndarray | torch.Tensor, device: torch.device) ->
     The uint8 copy crosses to the device first (a quarter of the bytes of float), and the
     conversion runs there.
     """
+    if isinstance(frames, np.ndarray) and not frames.flags.writeable:
+        frames = frames.copy()  # torch cannot share read-only memory (e.g. Pillow's)
     t = torch.as_tensor(frames)
     if t.device != device:
         t = t.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else t.to(device)
