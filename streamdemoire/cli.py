@@ -30,6 +30,7 @@ from .io.image import is_image_path
 from .model.checkpoint import CheckpointError
 from .pipeline import CleanReport, clean_file, clean_image
 from .synth.command import synth
+from .worker.command import status, submit, worker
 
 #: Set to 1 to get the full traceback of an unexpected error instead of its one line.
 DEBUG_ENV = "STREAMDEMOIRE_DEBUG"
@@ -45,6 +46,8 @@ def main() -> None:
 
 main.add_command(synth)
 main.add_command(info)
+for _command in (worker, submit, status):
+    main.add_command(_command)
 
 
 @main.command()
