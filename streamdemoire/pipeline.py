@@ -10,6 +10,11 @@ bounded (``depth`` batches each) so memory stays flat however long the input is;
 when a queue is full is the job's ``DropPolicy``: a file job waits (``BLOCK``: no frame is ever
 dropped, duplicated or reordered), a live job drops the oldest queued batch and counts it.
 
+A live job also hands it ``max_age``: a batch whose oldest frame has already waited longer
+than that when the model could start on it is dropped (and counted) too, so nothing waits in
+a queue longer than the latency bound; and every frame that reaches the sink has its latency,
+received to encoded, measured (``PipelineStats.latency``).
+
 ``Pipeline`` knows nothing about files: ``clean``, ``live``, ``bench`` and the worker differ
 only in the source, the sink and the policy they hand it. ``clean_file`` is the file job.
 """
@@ -18,11 +23,12 @@ from __future__ import annotations
 
 import enum
 import logging
+import math
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -56,6 +62,61 @@ class DropPolicy(enum.Enum):
     DROP_OLDEST = "drop_oldest"
 
 
+class LatencyMeter:
+    """Per-frame latencies in 1 ms bins: percentiles in constant memory however long a live
+    job runs (a list of every frame's latency would grow by millions a day)."""
+
+    BIN_S = 0.001
+    #: Bins up to 10 s; a later frame counts in the last bin (its exact value still sets max).
+    BINS = 10_000
+
+    def __init__(self) -> None:
+        self.counts = np.zeros(self.BINS, np.int64)
+        self.max = 0.0
+
+    @property
+    def count(self) -> int:
+        return int(self.counts.sum())
+
+    def add(self, seconds: float) -> None:
+        self.counts[min(max(int(seconds / self.BIN_S), 0), self.BINS - 1)] += 1
+        self.max = max(self.max, seconds)
+
+    def percentile(self, q: float) -> float | None:
+        """The q-th percentile in seconds, rounded up to its bin's end (never below the true
+        value, never above ``max``); None before the first frame."""
+        total = self.count
+        if total == 0:
+            return None
+        rank = max(math.ceil(q / 100 * total), 1)
+        index = int(np.searchsorted(np.cumsum(self.counts), rank))
+        return min((index + 1) * self.BIN_S, self.max)
+
+    def copy(self) -> LatencyMeter:
+        meter = LatencyMeter()
+        meter.counts, meter.max = self.counts.copy(), self.max
+        return meter
+
+    def since(self, earlier: LatencyMeter) -> LatencyMeter:
+        """The frames measured after ``earlier`` (a ``copy()`` of this meter), for a periodic
+        log of the last few seconds; their max is known to the bin."""
+        meter = LatencyMeter()
+        meter.counts = self.counts - earlier.counts
+        nonzero = np.flatnonzero(meter.counts)
+        if len(nonzero):
+            meter.max = min((nonzero[-1] + 1) * self.BIN_S, self.max)
+        return meter
+
+    def summary_ms(self) -> dict[str, float | None]:
+        """``{"p50", "p95", "max"}`` in milliseconds (None before the first frame)."""
+        p50, p95 = self.percentile(50), self.percentile(95)
+        return {"p50": _ms(p50), "p95": _ms(p95), "max": _ms(self.max if self.count else None)}
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
+
+
 @dataclass
 class PipelineStats:
     frames: int = 0
@@ -63,6 +124,8 @@ class PipelineStats:
     #: Frames discarded by ``DropPolicy.DROP_OLDEST`` (always 0 under ``BLOCK``).
     dropped: int = 0
     seconds: float = 0.0
+    #: Received-to-encoded time of each frame whose batch carries ``arrival`` (live sources).
+    latency: LatencyMeter = field(default_factory=LatencyMeter)
 
     @property
     def fps(self) -> float:
@@ -81,11 +144,19 @@ class _Channel:
 
     _POLL_S = 0.1  # how soon a waiting stage notices an abort
 
-    def __init__(self, depth: int, policy: DropPolicy, abort: threading.Event) -> None:
+    def __init__(self, depth: int, policy: DropPolicy, abort: threading.Event,
+                 max_age: float | None = None) -> None:
         self._queue: queue.Queue = queue.Queue(depth)
         self._policy = policy
         self._abort = abort
-        self.dropped = 0
+        self._max_age = max_age if policy is DropPolicy.DROP_OLDEST else None
+        # One counter per side: the producer drops when full, the consumer when too old.
+        self._dropped_full = 0
+        self._dropped_late = 0
+
+    @property
+    def dropped(self) -> int:
+        return self._dropped_full + self._dropped_late
 
     def put(self, item: object) -> None:
         if self._policy is DropPolicy.DROP_OLDEST and item is not _END:
@@ -106,7 +177,7 @@ class _Channel:
                 return
             except queue.Full:
                 try:
-                    self.dropped += len(self._queue.get_nowait())
+                    self._dropped_full += len(self._queue.get_nowait())
                 except queue.Empty:  # the consumer just made room
                     pass
 
@@ -120,7 +191,15 @@ class _Channel:
                 continue
             if item is _END:
                 return
+            if self._too_old(item):
+                self._dropped_late += len(item)
+                continue
             yield item
+
+    def _too_old(self, item: object) -> bool:
+        arrival = getattr(item, "arrival", None)
+        return bool(self._max_age is not None and arrival
+                    and time.monotonic() - arrival[0] > self._max_age)
 
 
 class Pipeline:
@@ -128,18 +207,26 @@ class Pipeline:
 
     On any failure in any stage (or Ctrl-C), all stages stop and ``run()`` raises the first
     error; finishing or discarding the sink's output is the caller's business.
+
+    ``max_age`` (seconds, ``DROP_OLDEST`` only): drop batches that waited longer than this for
+    the model. ``on_abort`` is called once when a stage fails: a source that can wait a long
+    time for input (a live stream reconnecting) needs it to stop waiting, so that ``run()``
+    can return.
     """
 
     def __init__(self, source: Source, transform: Transform, sink: Sink, *,
                  batch_size: int = 4, depth: int = 2, policy: DropPolicy = DropPolicy.BLOCK,
-                 on_batch: Callable[[PipelineStats], None] | None = None) -> None:
+                 on_batch: Callable[[PipelineStats], None] | None = None,
+                 max_age: float | None = None,
+                 on_abort: Callable[[], None] | None = None) -> None:
         self.source, self.transform, self.sink = source, transform, sink
         self.batch_size = batch_size
         self.on_batch = on_batch
+        self.on_abort = on_abort
         self.stats = PipelineStats()
         self._abort = threading.Event()
         self._error: BaseException | None = None
-        self._decoded = _Channel(depth, policy, self._abort)
+        self._decoded = _Channel(depth, policy, self._abort, max_age)
         self._processed = _Channel(depth, policy, self._abort)
 
     def run(self) -> PipelineStats:
@@ -170,6 +257,8 @@ class Pipeline:
     def _fail(self, exc: BaseException) -> None:
         if self._error is None:
             self._error = exc
+            if self.on_abort is not None:
+                self.on_abort()
         self._abort.set()
 
     def _join(self, threads: list[threading.Thread]) -> None:
@@ -199,6 +288,10 @@ class Pipeline:
     def _encode(self) -> None:
         for batch in self._processed:
             self.sink.write(batch)
+            if batch.arrival:
+                now = time.monotonic()
+                for arrival in batch.arrival:
+                    self.stats.latency.add(now - arrival)
             self.stats.frames += len(batch)
             self.stats.batches += 1
             if self.on_batch is not None:

@@ -38,6 +38,9 @@ class Batch:
     #: Items of other streams (audio and subtitle packets) read from the input up to the last
     #: frame of this batch, in input order; the sink copies them without looking at pixels.
     passthrough: list[Any] = field(default_factory=list)
+    #: For live sources: when each frame was received (``time.monotonic()``), so the pipeline
+    #: can drop frames that waited too long and measure each frame's latency; None for files.
+    arrival: list[float] | None = None
 
     def __len__(self) -> int:
         return len(self.times)

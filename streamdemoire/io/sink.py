@@ -170,13 +170,7 @@ class FileSink:
         self.tmp.unlink(missing_ok=True)
 
     def _encode_frame(self, rgb: np.ndarray, time: FrameTime) -> None:
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24").reformat(
-            format=self.video.codec_context.pix_fmt, dst_colorspace=self._matrix,
-            dst_color_range=self._range)
-        frame.pts = time.pts
-        frame.time_base = time.time_base
-        frame.duration = time.duration
-        self._mux(self.video.encode(frame))
+        self._mux(encode_rgb(self.video, rgb, time, self._matrix, self._range))
 
     def _write_side(self, packet: av.Packet) -> None:
         side = self._side.get(packet.stream.index)
@@ -200,6 +194,18 @@ class FileSink:
     def _mux(self, packets: list[av.Packet]) -> None:
         for packet in packets:
             self.container.mux(packet)
+
+
+def encode_rgb(stream: av.video.VideoStream, rgb: np.ndarray, time: FrameTime, matrix: int,
+               colour_range: int) -> list[av.Packet]:
+    """Encode one RGB frame with its own timestamp, converted to the stream's pixel format
+    with the input's colour matrix and range (``sws_matrix``/``sws_range`` codes)."""
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24").reformat(
+        format=stream.codec_context.pix_fmt, dst_colorspace=matrix, dst_color_range=colour_range)
+    frame.pts = time.pts
+    frame.time_base = time.time_base
+    frame.duration = time.duration
+    return stream.encode(frame)
 
 
 def _open_output(tmp: Path, target: Path) -> av.container.OutputContainer:

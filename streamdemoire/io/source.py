@@ -129,10 +129,7 @@ class FileSource:
         raise UserError(f"{self.path}: the video stream has no frames that decode{reason}")
 
     def _to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
-        """YUV -> RGB with the frame's own matrix and range, at the stream's first size."""
-        return frame.to_ndarray(format="rgb24", width=self.info.width, height=self.info.height,
-                                src_colorspace=sws_matrix(frame.colorspace),
-                                src_color_range=sws_range(frame.color_range))
+        return to_rgb(frame, self.info)
 
     def _timestamp(self, frame: av.VideoFrame) -> FrameTime:
         """The frame's own pts; only a frame without one (raw streams) gets the next tick.
@@ -147,6 +144,14 @@ class FileSource:
         time = FrameTime(pts, self.info.time_base, frame.duration or 0)
         self._last_time = time
         return time
+
+
+def to_rgb(frame: av.VideoFrame, info: VideoInfo) -> np.ndarray:
+    """YUV -> RGB with the frame's own matrix and range, at the stream's first size (a stream
+    that changes size mid-way is scaled back to it: the encoder's size is fixed)."""
+    return frame.to_ndarray(format="rgb24", width=info.width, height=info.height,
+                            src_colorspace=sws_matrix(frame.colorspace),
+                            src_color_range=sws_range(frame.color_range))
 
 
 def _open_input(path: Path) -> av.container.InputContainer:
