@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg redis-server >/dev/null
 fi
 python3 -m venv .venv
 . .venv/bin/activate

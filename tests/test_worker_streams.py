@@ -1,0 +1,117 @@
+"""Live streams under the worker: streams.toml, supervision with backoff, state on /healthz."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+from workers import free_port, start_worker, wait_for
+
+from streamdemoire.errors import UserError
+from streamdemoire.worker.streams import Backoff, StreamSupervisor, load_streams
+
+STREAMS = """
+[defaults]
+device = "cpu"
+max-latency = 250
+
+[[stream]]
+name = "lobby"
+source = "rtsp://127.0.0.1:8554/cam"
+sink = "out/lobby.mp4"
+options = { max-latency = 100, realtime = true, quiet = false, header = ["a", "b"] }
+
+[[stream]]
+name = "desk"
+source = "/dev/video0"
+sink = "udp://127.0.0.1:5000"
+"""
+
+
+def test_streams_file_becomes_live_commands(tmp_path: Path) -> None:
+    path = tmp_path / "streams.toml"
+    path.write_text(STREAMS)
+    lobby, desk = load_streams(path)
+
+    assert lobby.command() == [sys.executable, "-m", "streamdemoire", "live",
+                               "rtsp://127.0.0.1:8554/cam", "-o", "out/lobby.mp4",
+                               "--device", "cpu", "--max-latency", "100", "--realtime",
+                               "--header", "a", "--header", "b"]
+    assert desk.name == "desk" and desk.command()[-4:] == ["--device", "cpu",
+                                                            "--max-latency", "250"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[[stream]]\nname = 'a'\nsource = 'x'\n", "stream a: needs sink"),
+    ("[[stream]]\nname='a'\nsource='x'\nsink='y'\n[[stream]]\nname='a'\nsource='x'\nsink='z'\n",
+     "stream names must be unique: a"),
+    ("[[stream]]\nname='a'\nsource='x'\nsink='-'\n", "sink '-' (stdout) has no reader"),
+    ("[[stream]]\nname='a'\nsource='x'\nsink='y'\nretries=3\n", "unknown key(s) retries"),
+    ("[stream\n", "streams.toml: "),
+    ("", "no [[stream]] entries"),
+])
+def test_streams_file_mistakes_are_one_line(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "streams.toml"
+    path.write_text(text)
+    with pytest.raises(UserError) as error:
+        load_streams(path)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_stream_that_exits_is_restarted_with_backoff() -> None:
+    argv = [sys.executable, "-c",
+            "import sys; print('camera gone', file=sys.stderr); sys.exit(3)"]
+    supervisor = StreamSupervisor("cam", argv, backoff=Backoff(first=0.1, cap=0.3))
+    supervisor.start()
+    try:
+        wait_for(lambda: supervisor.restarts >= 3, "three restarts", timeout=60)
+    finally:
+        supervisor.stop(grace=5)
+    state = supervisor.state()
+    assert state["state"] == "stopped" and state["last_exit"] == 3
+    assert state["last_error"] == "camera gone"
+
+
+def test_stop_ends_a_running_stream() -> None:
+    argv = [sys.executable, "-c", "import time; time.sleep(60)"]
+    supervisor = StreamSupervisor("cam", argv)
+    supervisor.start()
+    wait_for(lambda: supervisor.status == "running", "the stream to run", timeout=30)
+    pid = supervisor.pid
+    supervisor.stop(grace=5)
+    assert supervisor.status == "stopped" and supervisor.restarts == 0
+    assert supervisor.last_exit == -signal.SIGTERM
+    assert pid is not None
+
+
+def test_worker_supervises_streams_and_shows_them(tmp_path: Path) -> None:
+    """A stream whose source is missing keeps failing: the worker restarts it and says so."""
+    path = tmp_path / "streams.toml"
+    path.write_text(f"[[stream]]\nname = 'gone'\nsource = '{tmp_path / 'missing.mp4'}'\n"
+                    f"sink = '{tmp_path / 'out.mp4'}'\n")
+    port = free_port()
+    worker = start_worker(tmp_path / "worker.log", "--streams", path, "--metrics-port", str(port))
+
+    def health() -> dict | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                return json.load(r)
+        except OSError:
+            return None
+
+    try:
+        state = wait_for(lambda: (h := health()) and h["streams"][0]["restarts"] >= 1 and h,
+                         "a restart", timeout=180, every=0.5)
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+    finally:
+        code = worker.stop()
+    stream = state["streams"][0]
+    assert state["ok"] and state["mode"] == "streams"
+    assert stream["name"] == "gone" and stream["last_exit"] not in (0, None)
+    assert stream["last_error"]  # the stream's own last line says why
+    assert b'streamdemoire_stream_restarts_total{stream="gone"}' in metrics
+    assert code == 0, worker.log
