@@ -16,10 +16,11 @@ the simulator renders exactly that chain:
    size (area filter, or a cheap bilinear one that aliases more), sharpening with halos, then
    JPEG compression (video clips get H.264 from their encoder instead).
 
-The clean twin runs the same geometry, exposure, white balance and tone curve, but sees an
-ideal emitter (no subpixels, no black matrix) through an ideal full-colour sensor without
-noise, sharpening or compression. Both are therefore aligned to the pixel, and they differ only
-by what a demoiré model should remove.
+The clean twin runs the same geometry, exposure, white balance, tone curve, defocus and
+sharpening (the camera's look, which a demoiré model must keep), but sees an ideal emitter (no
+subpixels, no black matrix) through an ideal full-colour sensor without noise or compression.
+Both are therefore aligned to the pixel, and they differ only by what a demoiré model should
+remove.
 
 The display subpixel mask is written as a short Fourier series, so the lens blur is an exact
 Gaussian attenuation of each harmonic and evaluating it costs a few multiply-adds per sample.
@@ -353,31 +354,36 @@ def render_pair(content: np.ndarray, params: CameraParams, height: int, width: i
     emitted = _sample_content(content_lin, u, v) * _subpixel_mask(params, u, v)
     sensor = emitted.mean(-1)
     sensor = _bayer_mosaic_demosaic(sensor, params, rng).clamp_(min=0)
-    clean = _tone(_ideal_view(content_lin, params, height, width), params)
-    moire = _auto_exposed(sensor, clean, params, height, width)
-    moire = _gaussian_blur(moire, params.defocus)
-    moire = to_uint8(_sharpen(moire, params.sharpen, params.sharpen_sigma))
+    # Downscaled before the tone curve, as phones bin and scale raw (linear) data: averaging
+    # resolved subpixel stripes after a concave tone curve would darken the frame instead.
+    ideal = _ideal_view(content_lin, params, height, width)
+    sensor = _metered(_downscale(sensor, height, width, params.downscale), ideal)
+    moire = _phone_look(_tone(sensor, params), params)
+    clean = _phone_look(_tone(ideal, params), params)
     if compress and params.jpeg_quality is not None:
         moire = jpeg_roundtrip(moire, params.jpeg_quality)
-    return moire, to_uint8(clean)
+    return moire, clean
 
 
-def _auto_exposed(sensor: torch.Tensor, clean: torch.Tensor, params: CameraParams,
-                  height: int, width: int) -> torch.Tensor:
-    """The sensor image toned and downscaled, its per-channel exposure matched to the twin's.
+def _phone_look(img: torch.Tensor, params: CameraParams) -> np.ndarray:
+    """Defocus and the phone's sharpening, shared by both frames of a pair.
 
-    The tone curve is concave, so a sensor that resolves bright subpixels and the black matrix
-    between them renders darker than the ideal view of the same light. A phone's auto exposure
-    and white balance take that back out; without this, the pairs would teach a random global
-    brightness change instead of demoiréing. A few fixed-point steps on the gains suffice.
+    They are the camera's look, not moiré: a model that learnt to undo them would sharpen or
+    soften every video it cleans, so the twin carries them too.
     """
-    target = clean.mean((1, 2))
-    gains = torch.ones(3, 1, 1)
-    for _ in range(3):
-        moire = _downscale(_tone(sensor * gains, params), height, width, params.downscale)
-        ratio = (target / moire.mean((1, 2)).clamp(min=1e-4)).view(3, 1, 1)
-        gains = (gains * ratio ** params.gamma).clamp(0.25, 4.0)
-    return _downscale(_tone(sensor * gains, params), height, width, params.downscale)
+    img = _gaussian_blur(img, params.defocus)
+    return to_uint8(_sharpen(img, params.sharpen, params.sharpen_sigma))
+
+
+def _metered(sensor: torch.Tensor, ideal: torch.Tensor) -> torch.Tensor:
+    """The sensor's linear light scaled per channel to the ideal view's mean level.
+
+    The subpixel mask keeps each channel's mean, but the bezel, the layout's colour balance and
+    clipped highlights do not: a phone's auto exposure and white balance meter linear light and
+    take such level shifts out, so the pair differs by moiré, not by a global cast.
+    """
+    gains = ideal.mean((1, 2), keepdim=True) / sensor.mean((1, 2), keepdim=True).clamp(min=1e-4)
+    return sensor * gains.clamp(0.5, 2.0)
 
 
 def _ideal_view(content_lin: torch.Tensor, params: CameraParams, height: int,
