@@ -98,8 +98,10 @@ class CameraParams:
         """Random parameters over the ranges seen in phone photos and video of screens."""
         if rng.random() < 0.45:
             # Display pitch close to a multiple of the sensor pitch (or of the Bayer period):
-            # the long, slow bands and rings of close shots.
-            pitch = float(rng.choice([1.0, 1.5, 2.0])) + float(rng.normal(0, 0.06))
+            # the long, slow bands and rings of close shots. A detuning d gives beats of about
+            # 1/d sensor pixels: 0.004-0.12 spans bands from ~8 to ~250 px.
+            detune = float(np.exp(rng.uniform(np.log(0.004), np.log(0.12))))
+            pitch = float(rng.choice([1.0, 1.5, 2.0])) + float(rng.choice([-1, 1])) * detune
         else:
             # Beyond ~2.6 sensor pixels per display pixel the camera resolves the subpixels
             # themselves (a screen door, not moiré), which no exposure can make match the twin.
