@@ -77,7 +77,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory,
             workers[f"{name}@test"] = start_worker(
                 folder / f"{name}.log", "--broker", url, "--checkpoint", identity_checkpoint,
                 "--visibility-timeout", str(VISIBILITY_TIMEOUT), "--name", f"{name}@test",
-                *extra)
+                "--grace", "1", *extra)
         for worker in workers.values():
             wait_for(lambda w=worker: " ready." in w.log or w.popen.poll() is not None,
                      "the workers to connect", timeout=120)
@@ -150,20 +150,25 @@ def test_bad_requests_are_one_line_errors(cluster: Cluster, tmp_path: Path) -> N
     assert "Traceback" not in result.output
 
 
-def test_a_job_survives_its_worker_being_killed(cluster: Cluster, clips: dict[str, Path],
-                                                tmp_path: Path) -> None:
-    output = tmp_path / "long_clean.mp4"
-    job_id = cluster.submit(clips["long"], output, "--batch", "1")
+def half_done_on(cluster: Cluster, job_id: str) -> str:
+    """Wait until the job is partly done; returns the name of the worker running it."""
 
     def running() -> str | None:
         result = cluster.result(job_id)
         info = result.info if isinstance(result.info, dict) else {}
         if result.state == "PROGRESS" and 0 < info.get("frames", 0) < LONG_FRAMES:
             return info["worker"]
-        assert result.state not in ("SUCCESS", "FAILURE"), "the job ended before the kill"
+        assert result.state not in ("SUCCESS", "FAILURE"), "the job ended too soon"
         return None
 
-    victim = wait_for(running, "the job to be half done", timeout=120, every=0.05)
+    return wait_for(running, "the job to be half done", timeout=120, every=0.05)
+
+
+def test_a_job_survives_its_worker_being_killed(cluster: Cluster, clips: dict[str, Path],
+                                                tmp_path: Path) -> None:
+    output = tmp_path / "long_clean.mp4"
+    job_id = cluster.submit(clips["long"], output, "--batch", "1")
+    victim = half_done_on(cluster, job_id)
     cluster.workers[victim].signal_group(signal.SIGKILL)  # the worker and its pool process
     cluster.workers[victim].popen.wait(30)
     assert hidden_leftovers(tmp_path), "the killed run should have left its staging folder"
@@ -176,3 +181,29 @@ def test_a_job_survives_its_worker_being_killed(cluster: Cluster, clips: dict[st
     assert frame_count(output) == LONG_FRAMES
     assert f"job {job_id} on {victim}" in cluster.workers[victim].log
     assert f"job {job_id} on {survivor}" in cluster.workers[survivor].log
+
+
+def test_sigterm_hands_a_running_job_back(cluster: Cluster, clips: dict[str, Path],
+                                          tmp_path: Path, identity_checkpoint: Path) -> None:
+    """After the kill above one worker is left: stopped mid-job, it puts the job back in the
+    queue at once (not after the visibility timeout), and a new worker finishes it."""
+    from redis import Redis
+
+    (tmp_path / "out").mkdir()
+    output = tmp_path / "out" / "long_clean.mp4"
+    job_id = cluster.submit(clips["long"], output, "--batch", "1")
+    name = half_done_on(cluster, job_id)
+    worker = cluster.workers[name]
+    os.kill(worker.popen.pid, signal.SIGTERM)  # the main process, as docker stop does
+    assert worker.popen.wait(60) == 0, worker.log
+
+    assert "Restoring 1 unacknowledged message(s)" in worker.log
+    assert Redis.from_url(cluster.url).llen("streamdemoire") == 1  # back in the queue
+    assert not output.exists()
+    newcomer = start_worker(tmp_path / "gamma.log", "--broker", cluster.url, "--checkpoint",
+                            identity_checkpoint, "--name", "gamma@test")
+    cluster.workers["gamma@test"] = newcomer
+    result = cluster.wait(job_id, timeout=180)
+    assert result.state == "SUCCESS" and result.result["worker"] == "gamma@test", newcomer.log
+    assert os.listdir(output.parent) == [output.name]  # the stopped run's staging folder gone
+    assert frame_count(output) == LONG_FRAMES

@@ -66,11 +66,14 @@ def _encode_options(command: Callable) -> Callable:
               help="Serve /metrics and /healthz on this port.")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True,
               help="Address for --metrics-port (0.0.0.0: every interface).")
-@click.option("--backend", type=click.Choice(list(BACKENDS)), default="torch", show_default=True)
-@click.option("--device", default="cpu", show_default=True,
-              help="One device per worker: cpu, cuda:0, cuda:1, ...")
+@click.option("--backend", type=click.Choice(list(BACKENDS)), default="auto", show_default=True,
+              help="auto: tensorrt where it can run, else torch on CUDA, else torch on the CPU.")
+@click.option("--device", default="auto", show_default=True,
+              help="One device per worker: auto, cpu, cuda:0, cuda:1, ...")
 @click.option("--checkpoint", type=click.Path(path_type=Path),
               help="Model weights [default: the shipped checkpoint].")
+@click.option("--engine", "engine_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="A TensorRT engine built by tools/build_engine.py (with --backend tensorrt).")
 @click.option("--concurrency", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Jobs at once, each in its own process (--broker on the CPU).")
 @click.option("--threads", type=click.IntRange(1, 1024),
@@ -88,9 +91,10 @@ def _encode_options(command: Callable) -> Callable:
 @click.option("--name", help="Celery node name [default: streamdemoire-PID@HOST].")
 def worker(watch: Path | None, broker: str | None, streams_file: Path | None,
            metrics_port: int | None, metrics_host: str, backend: str, device: str,
-           checkpoint: Path | None, concurrency: int, threads: int | None, codec: str,
-           crf: int | None, preset: str | None, batch: int, settle: float, grace: float,
-           queue: str, visibility_timeout: float, name: str | None) -> None:
+           checkpoint: Path | None, engine_path: Path | None, concurrency: int,
+           threads: int | None, codec: str, crf: int | None, preset: str | None, batch: int,
+           settle: float, grace: float, queue: str, visibility_timeout: float,
+           name: str | None) -> None:
     """Run unattended: a hot folder (--watch), a Celery worker (--broker), live streams
     (--streams), or streams beside either.
 
@@ -112,8 +116,9 @@ def worker(watch: Path | None, broker: str | None, streams_file: Path | None,
         if device.startswith("cuda") and concurrency > 1:
             raise UserError("one GPU job per worker: start a worker per GPU with "
                             "--device cuda:N instead of --concurrency")
-        if checkpoint is not None and not checkpoint.is_file():
-            raise UserError(f"checkpoint not found: {checkpoint}")
+        for given, what in ((checkpoint, "checkpoint"), (engine_path, "engine")):
+            if given is not None and not given.is_file():
+                raise UserError(f"{what} not found: {given}")
         streams = load_streams(streams_file) if streams_file else []
         _require_extra(celery=broker is not None, metrics=metrics_port is not None)
         _setup_logging()
@@ -121,6 +126,7 @@ def worker(watch: Path | None, broker: str | None, streams_file: Path | None,
             # Pool processes write metrics to files this process sums up (see metrics).
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="streamdemoire-")
         spec = EngineSpec(backend, device, str(checkpoint) if checkpoint else None,
+                          str(engine_path) if engine_path else None,
                           threads or max(1, (os.cpu_count() or 1) // concurrency))
         run = _Run(metrics_port is not None)
         run.start_streams(streams)
@@ -181,10 +187,10 @@ class _Run:
         from .jobs import demoirer_for
 
         self.mode = "watch"
+        hot = HotFolder(folder, settle)  # makes its folders: a bad path fails before the model
         demoirer = demoirer_for(spec)  # here, so a bad checkpoint or device fails at once
         meter = _job_meter if self.metrics else NullMeter
-        self.current = HotFolderWorker(HotFolder(folder, settle), demoirer, options,
-                                       grace=grace, new_meter=meter)
+        self.current = HotFolderWorker(hot, demoirer, options, grace=grace, new_meter=meter)
         self.current.run()
         self.stopping = True
 

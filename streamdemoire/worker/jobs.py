@@ -81,9 +81,10 @@ class JobOptions:
 class EngineSpec:
     """Which model runs a worker's jobs: fixed per worker process (one device each)."""
 
-    backend: str = "torch"
-    device: str = "cpu"
+    backend: str = "auto"
+    device: str = "auto"
     checkpoint: str | None = None
+    engine_path: str | None = None
     #: torch CPU threads; None leaves the engine's default (all cores).
     threads: int | None = None
 
@@ -96,7 +97,7 @@ def demoirer_for(spec: EngineSpec) -> Demoirer:
     would cost more than a short job."""
     demoirer = _demoirers.get(spec)
     if demoirer is None:
-        demoirer = Demoirer(spec.backend, spec.device, spec.checkpoint)
+        demoirer = Demoirer(spec.backend, spec.device, spec.checkpoint, spec.engine_path)
         if spec.threads and demoirer.engine.device.type == "cpu":
             import torch  # the engine just asked for every core; several jobs share them
 
