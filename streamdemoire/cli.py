@@ -27,6 +27,7 @@ from .errors import UserError
 from .info import info
 from .io import ENCODERS, EncodeSettings
 from .io.image import is_image_path
+from .live import live
 from .model.checkpoint import CheckpointError
 from .pipeline import CleanReport, clean_file, clean_image
 from .synth.command import synth
@@ -45,6 +46,7 @@ def main() -> None:
 
 
 main.add_command(synth)
+main.add_command(live)
 main.add_command(info)
 for _command in (worker, submit, status):
     main.add_command(_command)

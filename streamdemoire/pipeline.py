@@ -240,10 +240,16 @@ class Pipeline:
         finally:
             self._join(threads)
         self.stats.seconds = time.perf_counter() - start
-        self.stats.dropped = self._decoded.dropped + self._processed.dropped
+        self.stats.dropped = self.dropped
         if self._error is not None:
             raise self._error
         return self.stats
+
+    @property
+    def dropped(self) -> int:
+        """Frames dropped so far (``DROP_OLDEST``): a queue was full, or they waited longer
+        than ``max_age``."""
+        return self._decoded.dropped + self._processed.dropped
 
     def _guarded(self, stage: Callable[[], None]) -> None:
         """Run a stage; on failure remember the first error and stop the others."""

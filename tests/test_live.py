@@ -1,0 +1,198 @@
+"""``streamdemoire live`` against a real RTSP server (GStreamer's gst-rtsp-server on
+127.0.0.1) serving a simulated moiré clip in real time: frames flow through the model, an
+outage is reconnected into one output with rising timestamps, a slow engine drops frames
+rather than fall behind, a dead server fails on time, and signals stop cleanly."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from live_helpers import (
+    RtspServer,
+    camera_clip,
+    cli_process,
+    clip_frames,
+    decoded_frames,
+    gst_rtsp_missing,
+    pts_seconds,
+    wait_for,
+)
+
+from streamdemoire.api import Demoirer
+from streamdemoire.cli import main
+from streamdemoire.io.live_sink import live_output
+from streamdemoire.io.live_source import live_input
+from streamdemoire.live import run_live
+
+_missing = gst_rtsp_missing()
+pytestmark = pytest.mark.skipif(_missing is not None, reason=_missing or "")
+
+
+@pytest.fixture(scope="module")
+def clip(request: pytest.FixtureRequest) -> Path:
+    return camera_clip(request.config.cache.mkdir("streamdemoire-live"))
+
+
+@pytest.fixture
+def server(clip: Path):
+    rtsp = RtspServer(clip).start()
+    yield rtsp
+    rtsp.kill()
+
+
+@pytest.fixture(scope="module")
+def demoirer(identity_checkpoint: Path):
+    """The real engine with the identity network, on one thread (tiny frames, busy box)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    engine = Demoirer(backend="torch", device="cpu", checkpoint=identity_checkpoint)
+    torch.set_num_threads(1)  # the engine asks for every core
+    yield engine
+    torch.set_num_threads(threads)
+
+
+class Counting:
+    """The engine, wrapped to count the frames it cleaned (and optionally slowed down)."""
+
+    def __init__(self, engine, delay: float = 0.0) -> None:
+        self.engine, self.delay = engine, delay
+        self.frames = 0
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        if self.delay:
+            time.sleep(self.delay)
+        out = self.engine(frames)
+        self.frames += len(frames)
+        return out
+
+
+def assert_rising(pts: list[float]) -> None:
+    assert all(b > a for a, b in zip(pts, pts[1:], strict=False)), pts
+
+
+def test_frames_flow_through_the_model_into_the_output(server, demoirer, clip, tmp_path):
+    engine = Counting(demoirer)
+    out = tmp_path / "out.mkv"
+
+    report = run_live(live_input(server.url, timeout=5), live_output(str(out)), engine,
+                      duration=4, max_latency=5.0)
+
+    assert (report.error, report.ended_by, report.reconnects) == (None, "duration", 0)
+    assert report.frames >= 3 and report.frames == engine.frames
+    assert report.latency.count == report.frames
+    frames = decoded_frames(out)
+    assert frames.shape[1:] == (72, 128, 3) and len(frames) == report.frames
+    assert_rising(pts_seconds(out))
+    # The identity network returns its input: each output frame is one frame of the clip
+    # (through two more H.264 generations of fine moiré), far closer to it than to the rest.
+    reference = clip_frames(clip).astype(np.int16)
+    for frame in frames:
+        errors = np.abs(reference - frame).mean(axis=(1, 2, 3))
+        assert errors.min() < 10 and errors.min() < 0.6 * np.median(errors), errors
+
+
+def test_server_killed_and_restarted_reconnects_into_one_rising_output(server, demoirer,
+                                                                      tmp_path):
+    engine = Counting(demoirer)
+    out = tmp_path / "out.mkv"
+    stop = threading.Event()
+    result = {}
+
+    def run() -> None:
+        result["report"] = run_live(live_input(server.url, timeout=2), live_output(str(out)),
+                                    engine, max_latency=5.0, give_up_after=30, stop=stop)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        wait_for(lambda: engine.frames >= 3, 120, "frames before the outage")
+        server.kill()
+        time.sleep(1.5)
+        before_restart = engine.frames
+        server.start()  # the same port
+        wait_for(lambda: engine.frames >= before_restart + 3, 120, "frames after the restart")
+    finally:
+        stop.set()
+        thread.join(120)
+    report = result["report"]
+
+    assert (report.error, report.ended_by) == (None, "stop")
+    assert report.reconnects >= 1
+    pts = pts_seconds(out)
+    assert len(pts) == report.frames
+    assert_rising(pts)
+    gaps = np.diff(pts)
+    assert gaps.max() >= 1.0  # the outage is a pause in the one output, not a restart at 0
+
+
+def test_a_slow_engine_drops_the_oldest_frames_and_latency_stays_bounded(server, tmp_path):
+    # A stand-in engine that takes 300 ms a frame against a 25 fps feed: without dropping,
+    # frames would queue and the delay would grow by ~0.9 s every second.
+    engine = Counting(lambda frames: frames.copy(), delay=0.3)
+    out = tmp_path / "out.mkv"
+
+    report = run_live(live_input(server.url, timeout=5), live_output(str(out)), engine,
+                      duration=5, max_latency=0.8)
+
+    assert report.error is None
+    assert report.frames >= 5 and report.dropped > report.frames
+    latency = report.latency.summary_ms()
+    assert latency["p95"] < 800, latency
+    assert len(decoded_frames(out)) == report.frames
+
+
+def test_a_server_that_never_answers_fails_after_its_timeout(identity_checkpoint, tmp_path):
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)  # connections queue up; nobody ever reads or answers
+    port = silent.getsockname()[1]
+    out = tmp_path / "out.mkv"
+    start = time.monotonic()
+    try:
+        result = CliRunner().invoke(main, [
+            "live", f"rtsp://127.0.0.1:{port}/stream", "-o", str(out), "--timeout", "1.5",
+            "--backend", "torch", "--device", "cpu", "--checkpoint", str(identity_checkpoint)])
+    finally:
+        silent.close()
+    elapsed = time.monotonic() - start
+
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"streamdemoire: error: rtsp://127.0.0.1:{port}/stream:")
+    assert "within 1.5 s" in lines[0] or "no data" in lines[0]
+    assert elapsed < 20
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_cleanly_with_a_playable_output(server, identity_checkpoint, tmp_path,
+                                                       sig):
+    out = tmp_path / "out.ts"
+    process = cli_process("live", server.url, "-o", out, "--json", "--backend", "torch",
+                          "--device", "cpu", "--checkpoint", identity_checkpoint,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: out.exists() and out.stat().st_size > 5000, 180,
+                 "frames in the output")
+        process.send_signal(sig)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, stderr
+    report = json.loads(stdout.strip().splitlines()[-1])
+    assert report["ended_by"] == "stop" and report["frames"] > 0
+    assert set(report["latency_ms"]) == {"p50", "p95", "max"}
+    pts = pts_seconds(out)
+    assert len(pts) == report["frames"]
+    assert_rising(pts)
