@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import signal
 import sys
@@ -9,7 +10,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from workers import free_port, start_worker, wait_for
+from conftest import Media
+from workers import frame_count, free_port, start_worker, wait_for
 
 from streamdemoire.errors import UserError
 from streamdemoire.worker.streams import Backoff, StreamSupervisor, load_streams
@@ -88,11 +90,19 @@ def test_stop_ends_a_running_stream() -> None:
     assert pid is not None
 
 
-def test_worker_supervises_streams_and_shows_them(tmp_path: Path) -> None:
-    """A stream whose source is missing keeps failing: the worker restarts it and says so."""
+def test_worker_supervises_streams_and_shows_them(tmp_path: Path, media: Media,
+                                                  identity_checkpoint: Path) -> None:
+    """Two streams under one worker: one whose source is missing keeps failing and is
+    restarted, with its reason on /healthz; one playing a clip in real time runs, ends with
+    the clip, and is started again, writing its output each time."""
+    clip = media.video("cam.mp4")
+    options = (f"{{ realtime = true, backend = 'torch', device = 'cpu', "
+               f"checkpoint = '{identity_checkpoint}' }}")
     path = tmp_path / "streams.toml"
     path.write_text(f"[[stream]]\nname = 'gone'\nsource = '{tmp_path / 'missing.mp4'}'\n"
-                    f"sink = '{tmp_path / 'out.mp4'}'\n")
+                    f"sink = '{tmp_path / 'gone.mp4'}'\n\n"
+                    f"[[stream]]\nname = 'cam'\nsource = '{clip}'\n"
+                    f"sink = '{tmp_path / 'cam_clean.mp4'}'\noptions = {options}\n")
     port = free_port()
     worker = start_worker(tmp_path / "worker.log", "--streams", path, "--metrics-port", str(port))
 
@@ -103,15 +113,22 @@ def test_worker_supervises_streams_and_shows_them(tmp_path: Path) -> None:
         except OSError:
             return None
 
+    def restarted() -> dict | None:
+        state = health()
+        return state if state and all(s["restarts"] >= 1 for s in state["streams"]) else None
+
     try:
-        state = wait_for(lambda: (h := health()) and h["streams"][0]["restarts"] >= 1 and h,
-                         "a restart", timeout=180, every=0.5)
+        state = wait_for(restarted, "both streams to be restarted", timeout=240, every=0.5)
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
     finally:
         code = worker.stop()
-    stream = state["streams"][0]
+    gone, cam = state["streams"]
     assert state["ok"] and state["mode"] == "streams"
-    assert stream["name"] == "gone" and stream["last_exit"] not in (0, None)
-    assert stream["last_error"]  # the stream's own last line says why
+    assert gone["name"] == "gone" and gone["last_exit"] not in (0, None)
+    assert gone["last_error"]  # the stream's own last line says why
     assert b'streamdemoire_stream_restarts_total{stream="gone"}' in metrics
     assert code == 0, worker.log
+    if importlib.util.find_spec("streamdemoire.live") is None:
+        return  # the live command (issue 6) is not in this tree yet: only failures to see
+    assert cam["last_exit"] == 0, worker.log  # the clip ended: a clean exit, then a restart
+    assert frame_count(tmp_path / "cam_clean.mp4") >= 1

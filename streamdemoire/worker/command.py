@@ -6,9 +6,11 @@ module for every command, and both are the optional ``worker`` extra.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
+import shutil
 import signal
 import tempfile
 import time
@@ -36,7 +38,8 @@ log = logging.getLogger("streamdemoire.worker")
 
 _BROKER_SCHEMES = ("redis://", "rediss://", "redis+socket://", "unix://")
 
-broker_option = click.option("--broker", metavar="URL",
+broker_option = click.option("--broker", metavar="URL", envvar="STREAMDEMOIRE_BROKER",
+                             show_envvar=True,
                              help="Redis URL, redis://HOST:PORT/DB (broker and result store).")
 queue_option = click.option("--queue", default=DEFAULT_QUEUE, show_default=True,
                             help="Celery queue: e.g. one per kind of machine.")
@@ -125,6 +128,7 @@ def worker(watch: Path | None, broker: str | None, streams_file: Path | None,
         if broker is not None and metrics_port is not None:
             # Pool processes write metrics to files this process sums up (see metrics).
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="streamdemoire-")
+            atexit.register(_remove_in, os.getpid(), os.environ["PROMETHEUS_MULTIPROC_DIR"])
         spec = EngineSpec(backend, device, str(checkpoint) if checkpoint else None,
                           str(engine_path) if engine_path else None,
                           threads or max(1, (os.cpu_count() or 1) // concurrency))
@@ -225,6 +229,12 @@ class _Run:
         while not stop:
             time.sleep(0.2)
         log.info("stopping streams")
+
+
+def _remove_in(pid: int, folder: str) -> None:
+    """Remove ``folder`` at exit, in the process that made it only (not in forked ones)."""
+    if os.getpid() == pid:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _job_meter() -> Any:
