@@ -6,14 +6,23 @@ enough (a few seconds on one thread) to be killed or stopped in the middle.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 from conftest import Media
-from workers import Process, frame_count, hidden_leftovers, start_worker, wait_for
+from workers import (
+    Process,
+    frame_count,
+    free_port,
+    hidden_leftovers,
+    start_worker,
+    wait_for,
+)
 
 from streamdemoire.worker.hotfolder import HotFolder
 
@@ -87,8 +96,11 @@ def test_only_whole_files_are_taken(tmp_path: Path) -> None:
 def test_two_workers_share_a_folder(tmp_path: Path, clips: dict[str, Path],
                                     identity_checkpoint: Path) -> None:
     folder = tmp_path / "hot"
+    port = free_port()
     workers = [start_worker(tmp_path / f"w{i}.log", "--watch", folder, "--checkpoint",
-                            identity_checkpoint, "--settle", "0.3") for i in (1, 2)]
+                            identity_checkpoint, "--settle", "0.3",
+                            *(["--metrics-port", str(port)] if i == 1 else []))
+               for i in (1, 2)]
     try:
         for worker in workers:
             wait_for(lambda w=worker: "watching" in w.log, "the workers to start", timeout=120)
@@ -100,6 +112,10 @@ def test_two_workers_share_a_folder(tmp_path: Path, clips: dict[str, Path],
         wait_for(lambda: len(list((folder / "done").glob("*.mp4"))) == len(names)
                  and (folder / "failed" / "bad.mp4.reason.txt").exists(),
                  "every file to be done or failed", timeout=120)
+        health = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz",
+                                                  timeout=10))
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
+                                         timeout=10).read().decode()
     finally:
         codes = [worker.stop() for worker in workers]
     logs = "".join(worker.log for worker in workers)
@@ -114,6 +130,9 @@ def test_two_workers_share_a_folder(tmp_path: Path, clips: dict[str, Path],
     assert not os.listdir(folder / "inbox") and not os.listdir(folder / "processing")
     assert hidden_leftovers(folder / "done") == []
     assert "Traceback" not in logs
+    assert health["ok"] and health["mode"] == "watch"
+    took = workers[0].log.count("took clip")
+    assert f"streamdemoire_frames_total {6.0 * took}" in metrics
 
 
 def test_a_killed_workers_file_is_taken_up_on_start(tmp_path: Path, clips: dict[str, Path],
