@@ -133,12 +133,12 @@ def worker(watch: Path | None, broker: str | None, streams_file: Path | None,
                           str(engine_path) if engine_path else None,
                           threads or max(1, (os.cpu_count() or 1) // concurrency))
         run = _Run(metrics_port is not None)
-        run.start_streams(streams)
-        if metrics_port is not None:
+        if metrics_port is not None:  # first: a port in use fails before anything starts
             from .metrics import serve
 
             run.server = serve(metrics_host, metrics_port, run.health)
         try:
+            run.start_streams(streams)
             if watch is not None:
                 run.watch(watch, spec, JobOptions(codec, crf, preset, batch), settle, grace)
             elif broker is not None:

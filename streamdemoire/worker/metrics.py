@@ -30,6 +30,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from ..errors import UserError
 from ..pipeline import CleanReport
 
 log = logging.getLogger("streamdemoire.worker")
@@ -143,7 +144,10 @@ def serve(host: str, port: int, health: Callable[[], dict]) -> ThreadingHTTPServ
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002
             pass  # a scrape every few seconds is not news
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    try:
+        server = ThreadingHTTPServer((host, port), Handler)
+    except OSError as exc:
+        raise UserError(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}") from None
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     log.info("metrics on http://%s:%d/metrics, health on /healthz", host, server.server_port)
