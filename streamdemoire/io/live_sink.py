@@ -189,8 +189,11 @@ class LiveSink:
 
 
 def _open(out: LiveOutput) -> av.container.OutputContainer:
+    # Every packet goes out as soon as it is muxed: FFmpeg's 32 KiB write buffer would hold
+    # seconds of a small live stream back from a viewer (and from the disk, after a crash).
+    options = {"flush_packets": "1", **out.options}
     try:
-        return av.open(out.url, "w", format=out.format, container_options=out.options,
+        return av.open(out.url, "w", format=out.format, container_options=options,
                        timeout=out.open_timeout)
     except av.error.ProtocolNotFoundError:
         raise UserError(f"{out.label}: this FFmpeg build (PyAV's) cannot write "

@@ -53,8 +53,12 @@ NETWORK_TIMEOUT_OPTIONS = {
     "srt": ("timeout",),
 }
 
-#: How much longer than FFmpeg's own timeouts the watchdog waits before abandoning a
-#: connection: FFmpeg should have given up by then, and its error says more.
+#: PyAV's interrupt fires this much later than FFmpeg's own timeout option: both stop a
+#: silent read, but FFmpeg's own says "timed out" where an interrupted RTSP handshake says
+#: "invalid data".
+INTERRUPT_GRACE_S = 1.0
+#: How much longer than that the watchdog waits before abandoning a connection: FFmpeg
+#: should have given up by then, and its error says more.
 WATCHDOG_GRACE_S = 2.0
 #: Reconnect delays: the first retry is immediate, then 0.5 s doubling up to 10 s, each
 #: scaled by a random 50-100% so that many clients of one restarted camera do not all knock
@@ -166,13 +170,18 @@ def backoff_delay(attempt: int, rng: random.Random | None = None) -> float:
     return min(BACKOFF_BASE_S * 2 ** (attempt - 1), BACKOFF_CAP_S) * jitter
 
 
-def describe(exc: BaseException | None, inp: LiveInput) -> str:
-    """Why a connection failed, in words a camera operator can act on."""
+def describe(exc: BaseException | None, inp: LiveInput, seconds: float = 0.0) -> str:
+    """Why a connection failed after ``seconds``, in words a camera operator can act on.
+
+    A failure that took the whole timeout is a silence, whatever FFmpeg calls it (an RTSP
+    server that accepts the connection but never replies is "invalid data" to it).
+    """
     if exc is None:
         return "the stream ended"
     if isinstance(exc, UserError):
         return str(exc)
-    if isinstance(exc, av.error.ExitError | av.error.TimeoutError | TimeoutError):
+    if isinstance(exc, av.error.ExitError | TimeoutError) or (
+            isinstance(exc, av.error.FFmpegError) and seconds >= inp.read_timeout * 0.95):
         return f"no answer within {inp.read_timeout:g} s"
     if isinstance(exc, av.error.ProtocolNotFoundError):
         scheme = urlsplit(inp.url).scheme
@@ -241,6 +250,7 @@ class _Connection:
         self.done = threading.Event()
         self._opened = False
         self._alive_at = time.monotonic()
+        self._failed_after = 0.0  # seconds of silence before the error
         self._abandoned = threading.Event()
         threading.Thread(target=self._run, name="live-read", daemon=True).start()
 
@@ -252,9 +262,9 @@ class _Connection:
         """Why this connection is of no more use (ended, failed, or silent for longer than its
         timeouts allow), or None while it is fine."""
         if self.done.is_set() and self.frames.empty():
-            return describe(self.error, self.inp)
+            return describe(self.error, self.inp, self._failed_after)
         limit = (self.inp.read_timeout if self._opened else self.inp.open_timeout)
-        if now - self._alive_at > limit + WATCHDOG_GRACE_S:
+        if now - self._alive_at > limit + INTERRUPT_GRACE_S + WATCHDOG_GRACE_S:
             return f"no data for {now - self._alive_at:.1f} s"
         return None
 
@@ -263,11 +273,13 @@ class _Connection:
         try:
             container = av.open(self.inp.url, "r", format=self.inp.format,
                                 container_options=self.inp.options,
-                                timeout=(self.inp.open_timeout, self.inp.read_timeout))
+                                timeout=(self.inp.open_timeout + INTERRUPT_GRACE_S,
+                                         self.inp.read_timeout + INTERRUPT_GRACE_S))
             self._opened, self._alive_at = True, time.monotonic()
             self._read(container)
         except Exception as exc:  # all of it reaches the watchdog as this connection's end
             self.error = exc
+            self._failed_after = time.monotonic() - self._alive_at
         finally:
             self.done.set()
             if container is not None:
