@@ -79,7 +79,10 @@ class LatencyMeter:
         return int(self.counts.sum())
 
     def add(self, seconds: float) -> None:
-        self.counts[min(max(int(seconds / self.BIN_S), 0), self.BINS - 1)] += 1
+        # Bin k holds (k, k + 1] ms, counted in whole microseconds so that float noise does
+        # not push an exact 50 ms into the 51 ms bin.
+        index = (round(seconds * 1_000_000) - 1) // round(self.BIN_S * 1_000_000)
+        self.counts[min(max(index, 0), self.BINS - 1)] += 1
         self.max = max(self.max, seconds)
 
     def percentile(self, q: float) -> float | None:

@@ -98,9 +98,9 @@ def live_input(source: str, *, timeout: float = 5.0, realtime: bool = False,
                input_size: tuple[int, int] | None = None, input_fps: float | None = None,
                input_format: str | None = None, rtsp_transport: str = "tcp") -> LiveInput:
     """Check SOURCE and build how to open it; every mistake is a ``UserError`` up front."""
-    device_options = _device_options(input_size, input_fps, input_format)
+    webcam = device_options(input_size, input_fps, input_format)
     is_device = source.startswith("/dev/video")
-    if device_options and not is_device:
+    if webcam and not is_device:
         raise UserError("--input-size, --input-fps and --input-format are for a webcam "
                         "(/dev/videoN) source")
     if realtime and (is_device or source == "-" or "://" in source):
@@ -112,7 +112,7 @@ def live_input(source: str, *, timeout: float = 5.0, realtime: bool = False,
         if not Path(source).exists():
             raise UserError(f"{source}: no such video device; is the webcam plugged in? "
                             f"(ls /dev/video* lists them)")
-        return LiveInput(url=source, format="video4linux2", options=device_options,
+        return LiveInput(url=source, format="video4linux2", options=webcam,
                          kind="device", **common)
     if "://" in source:
         return LiveInput(url=source, format=None, kind="network",
@@ -138,7 +138,7 @@ def network_options(url: str, timeout: float, rtsp_transport: str = "tcp") -> di
     return options
 
 
-def _device_options(size: tuple[int, int] | None, fps: float | None,
+def device_options(size: tuple[int, int] | None, fps: float | None,
                     pixel_format: str | None) -> dict[str, str]:
     """video4linux2 demuxer options: what the webcam is asked to send."""
     options = {}
