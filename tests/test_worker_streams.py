@@ -70,12 +70,12 @@ def test_a_stream_that_exits_is_restarted_with_backoff() -> None:
     supervisor = StreamSupervisor("cam", argv, backoff=Backoff(first=0.1, cap=0.3))
     supervisor.start()
     try:
-        wait_for(lambda: supervisor.restarts >= 3, "three restarts", timeout=60)
+        state = wait_for(lambda: supervisor.restarts >= 3 and supervisor.status == "backoff"
+                         and supervisor.state(), "three restarts", timeout=60, every=0.01)
     finally:
         supervisor.stop(grace=5)
-    state = supervisor.state()
-    assert state["state"] == "stopped" and state["last_exit"] == 3
-    assert state["last_error"] == "camera gone"
+    assert state["last_exit"] == 3 and state["last_error"] == "camera gone"
+    assert supervisor.status == "stopped"
 
 
 def test_stop_ends_a_running_stream() -> None:
