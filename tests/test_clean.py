@@ -231,3 +231,21 @@ def test_title_language_and_default_flags_are_kept(media, clean, tmp_path):
     audio = stream_of(probe, "audio")
     assert probe["format"]["tags"]["title"] == "Talk"
     assert (audio["tags"]["language"], audio["disposition"]["default"]) == ("fra", 1)
+
+
+@pytest.mark.parametrize("ext", ["mkv", "mp4"])
+def test_tags_that_are_not_utf8_are_kept_byte_for_byte(media, clean, tmp_path, ext):
+    # PyAV 19 reads tags with surrogateescape; older releases refused to open such a file.
+    src = tmp_path / f"in.{ext}"
+    subprocess.run([b"ffmpeg", b"-v", b"error", b"-i", bytes(media.video("v.mkv", audio="aac")),
+                    b"-c", b"copy", b"-metadata", b"title=caf\xe9",
+                    b"-metadata:s:a:0", b"title=d\xe9but", bytes(src)], check=True)
+    out = tmp_path / f"out.{ext}"
+
+    result = clean(src, "-o", out)
+
+    assert result.exit_code == 0, result.stderr
+    data = out.read_bytes()
+    assert b"caf\xe9" in data
+    assert b"d\xe9but" in data or ext == "mp4"  # FFmpeg reads no track titles from MP4
+    assert [s["codec_type"] for s in ffprobe(out)["streams"]] == ["video", "audio"]

@@ -23,6 +23,7 @@ import av
 import numpy as np
 
 from ..errors import UserError
+from .avcompat import OPEN_KWARGS
 from .colour import sws_matrix, sws_range
 from .frames import Batch, FrameTime, VideoInfo
 
@@ -211,7 +212,7 @@ def encode_rgb(stream: av.video.VideoStream, rgb: np.ndarray, time: FrameTime, m
 def _open_output(tmp: Path, target: Path) -> av.container.OutputContainer:
     try:
         # The format comes from the target's extension, which the temporary name keeps.
-        return av.open(str(tmp), "w")
+        return av.open(str(tmp), "w", **OPEN_KWARGS)
     except ValueError:
         raise UserError(f"{target}: unknown output format {target.suffix!r}; "
                         f"use .mp4, .mkv or .mov") from None
@@ -345,7 +346,7 @@ def _container_accepts(format_name: str, stream: av.stream.Stream) -> bool:
     Writing a header in memory is the test: FFmpeg's codec tables say yes to some pairs the
     muxer then refuses (Opus or FLAC in .mov).
     """
-    probe = av.open(io.BytesIO(), "w", format=format_name)
+    probe = av.open(io.BytesIO(), "w", format=format_name, **OPEN_KWARGS)
     try:
         probe.add_stream_from_template(stream)
         probe.start_encoding()

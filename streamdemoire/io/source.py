@@ -23,6 +23,7 @@ import numpy as np
 from av.sidedata.sidedata import Type as SideDataType
 
 from ..errors import UserError
+from .avcompat import OPEN_KWARGS
 from .colour import sws_matrix, sws_range
 from .frames import Batch, FrameTime, VideoInfo
 
@@ -160,7 +161,7 @@ def _open_input(path: Path) -> av.container.InputContainer:
     if not path.is_file():
         raise UserError(f"input is not a file: {path}")
     try:
-        return av.open(str(path), "r")
+        return av.open(str(path), "r", **OPEN_KWARGS)
     except av.error.FFmpegError as exc:
         raise UserError(f"{path}: not a readable media file, or damaged/truncated "
                         f"({exc.strerror})") from None
