@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
+import numpy as np
 
 from .engine import BACKENDS
 from .errors import UserError
@@ -76,8 +77,9 @@ def run_live(inp: LiveInput, out: LiveOutput, transform: Transform, *,
     error during the run (the source gone for good, the receiver gone) ends it with the
     output finished, and is in ``LiveReport.error``.
     """
+    transform = _NewStreamAware(transform)
     with LiveSource(inp, give_up_after=give_up_after, duration=duration, stop=stop,
-                    depth=max(2, batch_size)) as source, \
+                    depth=max(2, batch_size), on_reconnect=transform.new_stream.set) as source, \
             LiveSink(out, source.info, settings or EncodeSettings()) as sink:
         pipeline = Pipeline(source, transform, sink, batch_size=batch_size, depth=1,
                             policy=DropPolicy.DROP_OLDEST, max_age=max_latency,
@@ -95,6 +97,24 @@ def run_live(inp: LiveInput, out: LiveOutput, transform: Transform, *,
     return LiveReport(inp.label, out.label, stats.frames, stats.dropped + source.dropped,
                       source.reconnects, stats.latency, seconds,
                       "error" if error else source.ended_by or "end of input", error)
+
+
+class _NewStreamAware:
+    """The model stage, told when the source reconnected: a transform with state across
+    frames (temporal smoothing: one with a ``reset()`` method) must not blend the last frames
+    before an outage into the first ones after it."""
+
+    def __init__(self, transform: Transform) -> None:
+        self.transform = transform
+        self.new_stream = threading.Event()
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        if self.new_stream.is_set():
+            self.new_stream.clear()
+            reset = getattr(self.transform, "reset", None)
+            if callable(reset):
+                reset()
+        return self.transform(frames)
 
 
 class _StatsLog:
@@ -130,6 +150,9 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
             raise KeyboardInterrupt
         stop.set()
 
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers; a caller there handles signals itself
+        return
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield

@@ -74,11 +74,16 @@ def demoirer(identity_checkpoint: Path):
 
 
 class Counting:
-    """The engine, wrapped to count the frames it cleaned (and optionally slowed down)."""
+    """The engine, wrapped to count the frames it cleaned (and optionally slowed down), and
+    the times it was told a new stream began (as temporal smoothing is)."""
 
     def __init__(self, engine, delay: float = 0.0) -> None:
         self.engine, self.delay = engine, delay
         self.frames = 0
+        self.resets = 0
+
+    def reset(self) -> None:
+        self.resets += 1
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         if self.delay:
@@ -140,6 +145,7 @@ def test_server_killed_and_restarted_reconnects_into_one_rising_output(server, d
 
     assert (report.error, report.ended_by) == (None, "stop")
     assert report.reconnects >= 1
+    assert engine.resets >= 1  # no smoothing across the outage
     pts = pts_seconds(out)
     assert len(pts) == report.frames
     assert_rising(pts)
@@ -231,3 +237,30 @@ def assert_playable_report(report: dict, out: Path) -> None:
     pts = pts_seconds(out)
     assert len(pts) == report["frames"]
     assert_rising(pts)
+
+
+def test_a_source_gone_for_good_fails_after_give_up_after(server, one_thread,
+                                                          identity_checkpoint, tmp_path):
+    out = tmp_path / "out.ts"
+    killed_at = []
+
+    def kill_once_recording() -> None:
+        wait_for(lambda: recording(out), 120, "frames in the output")
+        server.kill()
+        killed_at.append(time.monotonic())
+
+    threading.Thread(target=kill_once_recording, daemon=True).start()
+    result = CliRunner().invoke(main, [
+        "live", server.url, "-o", str(out), "--json", "--timeout", "1", "--give-up-after", "3",
+        "--duration", "120", "--backend", "torch", "--device", "cpu",
+        "--checkpoint", str(identity_checkpoint)])
+    gone_for = time.monotonic() - killed_at[0]
+
+    assert result.exit_code == 1
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith(f"streamdemoire: error: {server.url}: gone for "), result.stderr
+    assert "giving up" in error and "Traceback" not in result.stderr
+    assert 3 <= gone_for < 20
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["ended_by"] == "error" and report["frames"] > 0
+    assert len(pts_seconds(out)) == report["frames"]  # what was recorded is kept, playable

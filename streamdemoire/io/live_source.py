@@ -370,13 +370,15 @@ class LiveSource:
     are reconnected until the source has been gone for ``give_up_after`` seconds, which ends
     ``batches()`` with a ``UserError``. ``batches()`` ends quietly after ``duration`` seconds,
     when ``stop()`` is called (from any thread or a signal handler), or at the end of a file
-    or of stdin.
+    or of stdin. ``on_reconnect`` is called (on the thread reading ``batches()``) before the
+    first frame of each new connection.
     """
 
     def __init__(self, inp: LiveInput, *, give_up_after: float = 60.0,
                  duration: float | None = None, stop: threading.Event | None = None,
-                 depth: int = 2) -> None:
+                 depth: int = 2, on_reconnect: Callable[[], None] | None = None) -> None:
         self.inp = inp
+        self.on_reconnect = on_reconnect
         self.give_up_after = give_up_after
         self.stop_event = stop or threading.Event()
         self.depth = depth
@@ -484,6 +486,8 @@ class LiveSource:
                 self._conn, self._pending = conn, result
                 self.reconnects += 1
                 self._timeline.restart()
+                if self.on_reconnect is not None:
+                    self.on_reconnect()
                 log.warning("%s: reconnected after %.1f s", self.inp.label,
                             time.monotonic() - lost_at)
                 return True
