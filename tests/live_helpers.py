@@ -75,10 +75,12 @@ def clip_frames(clip: Path, count: int = FPS) -> np.ndarray:
 
 class RtspServer:
     """gst-rtsp-server serving ``clip`` at rtsp://127.0.0.1:PORT/clip, as a subprocess of
-    Debian's python3; ``kill()`` and ``start()`` again on the same port for an outage."""
+    Debian's python3; ``kill()`` and ``start()`` again on the same port for an outage. With
+    ``recording``, what is published to ``record_url`` is written there (MPEG-TS)."""
 
-    def __init__(self, clip: Path) -> None:
+    def __init__(self, clip: Path, recording: Path | None = None) -> None:
         self.clip = clip
+        self.recording = recording
         self.port = 0
         self.process: subprocess.Popen | None = None
 
@@ -86,9 +88,14 @@ class RtspServer:
     def url(self) -> str:
         return f"rtsp://127.0.0.1:{self.port}/clip"
 
+    @property
+    def record_url(self) -> str:
+        return f"rtsp://127.0.0.1:{self.port}/record"
+
     def start(self) -> RtspServer:
         self.process = subprocess.Popen(
-            [SYSTEM_PYTHON, str(SERVER_SCRIPT), str(self.clip), str(self.port)],
+            [SYSTEM_PYTHON, str(SERVER_SCRIPT), str(self.clip), str(self.port),
+             *([str(self.recording)] if self.recording else [])],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.process.stdout.readline()  # "port N" once it listens
         if not line.startswith("port "):

@@ -1,7 +1,8 @@
 """``streamdemoire live`` against a real RTSP server (GStreamer's gst-rtsp-server on
 127.0.0.1) serving a simulated moiré clip in real time: frames flow through the model, an
 outage is reconnected into one output with rising timestamps, a slow engine drops frames
-rather than fall behind, a dead server fails on time, and signals stop cleanly."""
+rather than fall behind, a dead server fails on time, a source gone for good gives up,
+signals stop cleanly, and the output can be published back to an RTSP server."""
 
 from __future__ import annotations
 
@@ -264,3 +265,17 @@ def test_a_source_gone_for_good_fails_after_give_up_after(server, one_thread,
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["ended_by"] == "error" and report["frames"] > 0
     assert len(pts_seconds(out)) == report["frames"]  # what was recorded is kept, playable
+
+
+def test_the_output_can_be_published_to_an_rtsp_server(clip, demoirer, tmp_path):
+    recording = tmp_path / "published.ts"
+    rtsp = RtspServer(clip, recording).start()
+    try:
+        report = run_live(live_input(rtsp.url, timeout=5), live_output(rtsp.record_url),
+                          Counting(demoirer), duration=3, max_latency=5.0)
+        assert report.error is None and report.frames > 0
+        wait_for(lambda: recording.exists() and len(pts_seconds(recording)) == report.frames,
+                 30, "the server's recording of every frame")
+    finally:
+        rtsp.kill()
+    assert_rising(pts_seconds(recording))
