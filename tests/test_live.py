@@ -279,3 +279,38 @@ def test_the_output_can_be_published_to_an_rtsp_server(clip, demoirer, tmp_path)
     finally:
         rtsp.kill()
     assert_rising(pts_seconds(recording))
+
+
+def test_a_frozen_server_is_caught_by_the_read_timeout_and_rejoined(server, tmp_path):
+    """The network cable pulled: the connection stays open and nothing more arrives. Reads
+    time out instead of hanging, and reconnects go on until the server answers again."""
+    engine = Counting(lambda frames: frames.copy())
+    out = tmp_path / "out.mkv"
+    stop = threading.Event()
+    result = {}
+
+    def run() -> None:
+        result["report"] = run_live(live_input(server.url, timeout=1.5), live_output(str(out)),
+                                    engine, give_up_after=30, stop=stop)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        wait_for(lambda: engine.frames >= 10, 120, "frames before the freeze")
+        server.process.send_signal(signal.SIGSTOP)
+        time.sleep(4)
+        frozen_frames = engine.frames
+        server.process.send_signal(signal.SIGCONT)
+        wait_for(lambda: engine.frames >= frozen_frames + 10, 60, "frames after the thaw")
+    finally:
+        server.process.send_signal(signal.SIGCONT)
+        stop.set()
+        thread.join(120)
+    report = result["report"]
+
+    assert (report.error, report.ended_by) == (None, "stop")
+    assert report.reconnects >= 1
+    pts = pts_seconds(out)
+    assert len(pts) == report.frames
+    assert_rising(pts)
+    assert np.diff(pts).max() >= 2.0
