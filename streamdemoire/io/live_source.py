@@ -387,6 +387,7 @@ class LiveSource:
         self.ended_by = ""
         self._timeline = Timeline()
         self._retired_drops = 0
+        self._deadline: float | None = None  # --duration counts from the first frame
         conn, first = self._open_once()
         if conn is None:
             if self.stop_event.is_set():
@@ -500,7 +501,7 @@ class LiveSource:
         """One connection attempt, watched until its first frame: (connection, first frame),
         or (None, why it failed)."""
         conn = _Connection(self.inp, self.depth)
-        while not self.stop_event.is_set():
+        while not self._should_stop():
             try:
                 return conn, conn.frames.get(timeout=POLL_S)
             except queue.Empty:
