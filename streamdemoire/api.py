@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .engine import create_engine, frames_to_tensor, tensor_to_frames
+from .temporal import DEFAULT_STRENGTH, TemporalSmoother
 
 
 class Demoirer:
@@ -14,13 +15,25 @@ class Demoirer:
 
     >>> dm = Demoirer(backend="torch", device="cpu")
     >>> clean = dm(frames)  # uint8 RGB, N x H x W x 3 in, same shape and dtype out
+
+    ``temporal=True`` smooths the output over time (streamdemoire.temporal): successive calls
+    are then frames of one stream, in order, and the history carries across them; call
+    ``reset()`` where a new stream begins (a reconnect, the next file). It is off by default
+    here because a library caller may pass unrelated images; the CLI turns it on.
     """
 
     def __init__(self, backend: str = "torch", device: str = "cpu",
                  checkpoint: str | Path | None = None,
-                 engine_path: str | Path | None = None) -> None:
+                 engine_path: str | Path | None = None, *, temporal: bool = False,
+                 temporal_strength: float = DEFAULT_STRENGTH) -> None:
         self.engine = create_engine(backend, device, Path(checkpoint) if checkpoint else None,
                                     engine_path=Path(engine_path) if engine_path else None)
+        self.smoother = TemporalSmoother(temporal_strength) if temporal else None
+
+    def reset(self) -> None:
+        """Start a new stream: forget the temporal history (a no-op without ``temporal``)."""
+        if self.smoother is not None:
+            self.smoother.reset()
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         frames = np.asarray(frames)
@@ -29,4 +42,7 @@ class Demoirer:
                              f"{frames.dtype} {frames.shape}")
         if frames.shape[0] == 0:
             return frames.copy()
-        return tensor_to_frames(self.engine(frames_to_tensor(frames, self.engine.device)))
+        out = self.engine(frames_to_tensor(frames, self.engine.device))
+        if self.smoother is not None:
+            out = self.smoother(out)
+        return tensor_to_frames(out)

@@ -31,6 +31,7 @@ from .live import live
 from .model.checkpoint import CheckpointError
 from .pipeline import CleanReport, clean_file, clean_image
 from .synth.command import synth
+from .temporal import DEFAULT_STRENGTH
 from .worker.command import status, submit, worker
 
 #: Set to 1 to get the full traceback of an unexpected error instead of its one line.
@@ -50,6 +51,21 @@ main.add_command(live)
 main.add_command(info)
 for _command in (worker, submit, status):
     main.add_command(_command)
+
+
+def temporal_options(command: Callable) -> Callable:
+    """``--temporal/--no-temporal`` and ``--temporal-strength``, for every command that cleans
+    a stream; the command passes both on to ``Demoirer(temporal=..., temporal_strength=...)``.
+    """
+    command = click.option(
+        "--temporal-strength", type=click.FloatRange(0.0, 1.0, max_open=True),
+        default=DEFAULT_STRENGTH, show_default=True,
+        help="Largest weight of the motion-compensated history where the picture holds "
+             "still; higher is steadier (0 turns smoothing off).")(command)
+    return click.option(
+        "--temporal/--no-temporal", default=True, show_default=True,
+        help="Smooth the output over time against flicker (motion-compensated; moving "
+             "content and scene cuts are left alone).")(command)
 
 
 @main.command()
@@ -74,13 +90,14 @@ for _command in (worker, submit, status):
               help="Model weights [default: the shipped checkpoint].")
 @click.option("--engine", "engine_path", type=click.Path(path_type=Path),
               help="A TensorRT engine built by tools/build_engine.py (with --backend tensorrt).")
+@temporal_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no notices.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON line with the results last on stdout.")
 def clean(input_path: Path, output: Path | None, codec: str, crf: int | None,
           preset: str | None, batch: int, backend: str, device: str,
-          checkpoint: Path | None, engine_path: Path | None, quiet: bool,
-          as_json: bool) -> None:
+          checkpoint: Path | None, engine_path: Path | None, temporal: bool,
+          temporal_strength: float, quiet: bool, as_json: bool) -> None:
     """Demoiré the video or photo INPUT.
 
     A photo (PNG, JPEG, WebP, BMP, TIFF; EXIF orientation honoured) is written in the format
@@ -95,7 +112,8 @@ def clean(input_path: Path, output: Path | None, codec: str, crf: int | None,
     output = output or default_output(input_path)
     with one_line_errors():
         demoirer = Demoirer(backend=backend, device=device, checkpoint=checkpoint,
-                            engine_path=engine_path)
+                            engine_path=engine_path, temporal=temporal,
+                            temporal_strength=temporal_strength)
         if is_image_path(input_path):
             report = clean_image(input_path, output, demoirer)
         else:
@@ -126,6 +144,8 @@ def clean_result(report: CleanReport, demoirer: Demoirer) -> dict:
         "device": str(demoirer.engine.device),
         "lost": report.lost,
         "corrupt": report.corrupt,
+        "temporal": demoirer.smoother.strength if demoirer.smoother else None,
+        "scene_cuts": demoirer.smoother.cuts if demoirer.smoother else None,
     }
 
 

@@ -44,6 +44,15 @@ log = logging.getLogger(__name__)
 Transform = Callable[[np.ndarray], np.ndarray]
 
 
+def reset_stream(transform: Transform) -> None:
+    """Tell a stateful transform (a ``Demoirer`` with temporal smoothing) that a new stream
+    begins, so it keeps nothing of the last one; a worker reuses one model across jobs, and a
+    live source calls this on a reconnect. Plain functions have no state and no ``reset``."""
+    reset = getattr(transform, "reset", None)
+    if callable(reset):
+        reset()
+
+
 class Source(Protocol):
     def batches(self, size: int) -> Iterator[Batch]:
         """Frames in display order, ``size`` at a time (the last batch may be shorter)."""
@@ -233,6 +242,7 @@ class Pipeline:
         self._processed = _Channel(depth, policy, self._abort)
 
     def run(self) -> PipelineStats:
+        reset_stream(self.transform)  # one run is one stream: no history from an earlier one
         threads = [threading.Thread(target=self._guarded, args=(stage,), name=name, daemon=True)
                    for name, stage in (("decode", self._decode), ("encode", self._encode))]
         start = time.perf_counter()

@@ -80,3 +80,127 @@ def text_sharpness(img: np.ndarray, clean: np.ndarray) -> float:
         return float("nan")
     energy = float(np.mean(luma_gradient(img)[mask] ** 2))
     return energy / float(np.mean(luma_gradient(clean)[mask] ** 2))
+
+
+# --- video: flicker and warping error --------------------------------------------------------
+
+
+def _luma_frames(frames) -> torch.Tensor:
+    """A clip as N x 1 x H x W float64 luma: from torch N x 3 x H x W in [0, 1], or from a
+    sequence of H x W x 3 frames (uint8 or float) as the other measures take them."""
+    if isinstance(frames, torch.Tensor):
+        rgb = frames.double()
+    else:
+        rgb = torch.stack([torch.as_tensor(np.asarray(_as_float(f), np.float64))
+                           .permute(2, 0, 1) for f in frames])
+    weights = torch.tensor([0.299, 0.587, 0.114], dtype=rgb.dtype, device=rgb.device)
+    return (rgb * weights.view(1, 3, 1, 1)).sum(1, keepdim=True)
+
+
+def _pairs(n: int, scenes) -> list[int]:
+    """Indices t of the consecutive pairs (t - 1, t) that lie within one scene."""
+    return [t for t in range(1, n) if scenes is None or scenes[t] == scenes[t - 1]]
+
+
+def _truth_motion(truth: torch.Tensor, pairs: list[int]) -> dict[int, torch.Tensor]:
+    """The camera's motion from frame t - 1 to frame t of the clean truth (N x 1 x H x W luma),
+    per pair: the temporal smoother's own affine estimate, made on the truth so that an
+    output's leftover moiré cannot mislead it."""
+    from .temporal import camera_motion, thumbnail
+
+    def thumb(t: int) -> torch.Tensor:
+        return thumbnail(truth[t].expand(3, -1, -1)[None].float())
+
+    return {t: camera_motion(thumb(t - 1), thumb(t)) for t in pairs}
+
+
+def _moved(frames: torch.Tensor, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``frames`` (K x 1 x H x W) warped by ``theta``, and where the warp stayed inside them."""
+    from .temporal import warp
+
+    moved = warp(torch.cat([frames, torch.ones_like(frames[:1])]).float(), theta,
+                 padding="zeros")
+    return moved[:-1].to(frames.dtype), moved[-1:] > 0.999
+
+
+def temporal_difference(frames, scenes=None, motion: dict[int, torch.Tensor] | None = None
+                        ) -> float:
+    """Mean absolute luma difference between consecutive frames of one scene ([0, 1] units).
+
+    With ``motion`` (per pair, from :func:`_truth_motion`) the previous frame is first warped
+    onto the current one, and only the pixels the warp covers count.
+    """
+    y = _luma_frames(frames)
+    pairs = _pairs(len(y), scenes)
+    diffs = []
+    for t in pairs:
+        if motion is None:
+            diffs.append((y[t] - y[t - 1]).abs().mean())
+        else:
+            moved, inside = _moved(y[t - 1:t], motion[t])
+            diffs.append((moved[0] - y[t]).abs()[inside[0]].mean())
+    return float(torch.stack(diffs).mean()) if diffs else float("nan")
+
+
+def flicker(outputs, truth, scenes=None, stabilise: bool = False) -> float:
+    """Flicker excess: the output's mean absolute temporal luma difference minus the clean
+    truth's ([0, 1] units; 0 is as steady as the truth).
+
+    The truth's own difference (camera motion, scrolling) is subtracted, so what is left is
+    what the processing adds: leftover moiré and noise that change from frame to frame.
+    Pairs across a scene cut (``scenes``: a scene id per frame) are skipped, as a cut is
+    meant to change everything.
+
+    On a moving camera the plain difference also counts sharpness: a blurrier output than the
+    truth changes less at moving edges and reads as steadier, even below zero. ``stabilise``
+    first warps each previous frame onto the current one by the camera's motion (estimated on
+    the truth), so that only what changes on the screen itself counts.
+    """
+    motion = None
+    if stabilise:
+        motion = _truth_motion(_luma_frames(truth), _pairs(len(_luma_frames(truth)), scenes))
+    return (temporal_difference(outputs, scenes, motion)
+            - temporal_difference(truth, scenes, motion))
+
+
+#: Truth residual (luma, [0, 1] units) above which a pixel is left out of the warping error:
+#: the truth itself does not follow the camera there (scrolling, occlusion, a motion the
+#: affine map does not model), so the output should not either.
+WARP_MASK_RESIDUAL = 0.03
+
+
+def warping_error(outputs, truth, scenes=None) -> float:
+    """Mean absolute luma difference between each output frame and the previous output warped
+    onto it by the camera's motion, where that motion explains the clean truth.
+
+    The motion is estimated on the truth (:func:`_truth_motion`); pixels where the warped truth
+    misses the truth by more than ``WARP_MASK_RESIDUAL``, or that the warp brings in from
+    outside the frame, are masked out. Lower is steadier; the truth itself scores at most
+    that tolerance.
+    """
+    y_out, y_true = _luma_frames(outputs), _luma_frames(truth)
+    pairs = _pairs(len(y_out), scenes)
+    motion = _truth_motion(y_true, pairs)
+    errors = []
+    for t in pairs:
+        moved, inside = _moved(torch.stack([y_true[t - 1], y_out[t - 1]]), motion[t])
+        mask = inside[0] & ((moved[0] - y_true[t]).abs() < WARP_MASK_RESIDUAL)
+        if mask.any():
+            errors.append((moved[1] - y_out[t]).abs()[mask].mean())
+    return float(torch.stack(errors).mean()) if errors else float("nan")
+
+
+def moving_mask(truth, scenes=None) -> torch.Tensor:
+    """N x 1 x H x W, True where the clean truth does not follow the camera: content that
+    moves on its own (a scroll, a cursor, a video on the screen) or changes, by more than
+    ``WARP_MASK_RESIDUAL`` after the camera's motion is taken out. This is where a temporal
+    filter would leave ghost trails. The first frame of each scene has no such pixels.
+    """
+    y = _luma_frames(truth)
+    pairs = _pairs(len(y), scenes)
+    motion = _truth_motion(y, pairs)
+    mask = torch.zeros(y.shape, dtype=torch.bool)
+    for t in pairs:
+        moved, inside = _moved(y[t - 1:t], motion[t])
+        mask[t] = inside[0] & ((moved[0] - y[t]).abs() >= WARP_MASK_RESIDUAL)
+    return mask

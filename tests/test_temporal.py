@@ -1,0 +1,205 @@
+"""The temporal smoother: steadier, no ghosts, a clean restart at cuts (issue 5's Must show).
+
+The smoother is tested on stand-in model outputs (tests/temporal_clips.py: a clean screen
+filmed hand-held, plus a crawling leftover moiré and noise), never on the shipped model, so
+the figures do not depend on how far its training has got.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from temporal_clips import Clip, render
+
+from streamdemoire import quality
+from streamdemoire.api import Demoirer
+from streamdemoire.temporal import (
+    DEFAULT_STRENGTH,
+    TemporalSmoother,
+    camera_motion,
+    thumbnail,
+    warp,
+)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny frames gain nothing from threads, and on a busy machine spinning ones cost a lot."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def smooth(frames: torch.Tensor, batch: int = 4, strength: float = DEFAULT_STRENGTH
+           ) -> tuple[torch.Tensor, TemporalSmoother]:
+    """Run a fresh smoother over ``frames`` in batches, as the pipeline feeds it."""
+    smoother = TemporalSmoother(strength)
+    out = torch.cat([smoother(frames[i:i + batch]) for i in range(0, len(frames), batch)])
+    return out, smoother
+
+
+def masked_psnr(out: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor) -> float:
+    mask = mask.expand_as(truth)
+    return 10 * math.log10(1.0 / float(((out - truth)[mask] ** 2).mean()))
+
+
+@pytest.fixture(scope="module")
+def handheld() -> Clip:
+    return render(seed=0, n=12)
+
+
+@pytest.fixture(scope="module")
+def scrolling() -> Clip:
+    return render(seed=1, n=12, scroll_px=3.0)
+
+
+@pytest.fixture(scope="module")
+def cut() -> Clip:
+    return render(seed=2, n=10, cut_at=5)
+
+
+def test_flicker_excess_halves_and_psnr_holds(handheld):
+    out, smoother = smooth(handheld.output)
+    before = quality.flicker(handheld.output, handheld.clean)
+    after = quality.flicker(out, handheld.clean)
+    assert before > 0.002  # the stand-in output does flicker
+    assert after <= 0.5 * before
+    assert quality.psnr(out, handheld.clean) >= quality.psnr(handheld.output, handheld.clean) - 0.2
+    assert (quality.warping_error(out, handheld.clean)
+            < quality.warping_error(handheld.output, handheld.clean))
+    assert smoother.cuts == 0
+
+
+def test_scrolling_pane_leaves_no_trail(scrolling):
+    out, _ = smooth(scrolling.output)
+    mask = scrolling.pane
+    assert mask[1:].sum() > 500  # the pane is in view on every frame
+    # frame 0 is the stream's first, returned as is; the pane scrolls from then on
+    before = masked_psnr(scrolling.output[1:], scrolling.clean[1:], mask[1:])
+    after = masked_psnr(out[1:], scrolling.clean[1:], mask[1:])
+    assert after >= before - 0.02
+    # and the rest of the frame, which holds still on the screen, is still smoothed
+    rest = ~mask[1:]
+    assert (masked_psnr(out[1:], scrolling.clean[1:], rest)
+            > masked_psnr(scrolling.output[1:], scrolling.clean[1:], rest))
+
+
+def test_first_frame_after_a_cut_shows_nothing_of_the_last_scene(cut):
+    out, smoother = smooth(cut.output, batch=3)  # the cut falls inside a batch
+    first = cut.scenes.index(1)
+    assert smoother.cuts == 1
+    assert torch.equal(out[first], cut.output[first])
+    # the next frame smooths against the new scene only: no worse than the frame alone
+    assert (quality.psnr(out[first + 1], cut.clean[first + 1])
+            >= quality.psnr(cut.output[first + 1], cut.clean[first + 1]) - 0.05)
+
+
+def test_batches_continue_one_stream(handheld):
+    whole, _ = smooth(handheld.output, batch=len(handheld.output))
+    single, _ = smooth(handheld.output, batch=1)
+    assert torch.allclose(whole, single, atol=1e-6)
+
+
+def test_reset_and_size_change_start_afresh(handheld):
+    smoother = TemporalSmoother()
+    frames = handheld.output
+    smoother(frames[:3])
+    assert not torch.equal(smoother(frames[3:4]), frames[3:4])  # smoothing
+    smoother.reset()
+    assert torch.equal(smoother(frames[4:5]), frames[4:5])
+    smaller = frames[5:6, :, :64, :96]
+    assert torch.equal(smoother(smaller), smaller)
+    assert smoother.cuts == 0  # neither is a scene cut
+    for tiny in (frames[6:8, :, :1, :1], frames[6:8, :, :8, :12]):  # too small to track
+        assert torch.equal(smoother(tiny), tiny)
+
+
+def test_strength_zero_is_off_and_bad_strengths_are_refused(handheld):
+    out, _ = smooth(handheld.output, strength=0.0)
+    assert torch.equal(out, handheld.output)
+    for bad in (-0.1, 1.0, 2.0):
+        with pytest.raises(ValueError):
+            TemporalSmoother(bad)
+
+
+def test_camera_motion_recovers_a_known_affine_map(handheld):
+    frame = handheld.clean[:1]
+    theta = torch.tensor([[0.998, 0.006, 0.02], [-0.005, 1.003, -0.015]])
+    moved = warp(frame, theta)
+    estimate = camera_motion(thumbnail(frame), thumbnail(moved))
+    # in pixels of the 160 x 96 frame: the map at the corners agrees within a tenth of a pixel
+    corners = torch.tensor([[-0.9, -0.9, 1.0], [0.9, -0.9, 1.0], [-0.9, 0.9, 1.0],
+                            [0.9, 0.9, 1.0]])
+    error = (corners @ (estimate - theta).T) * torch.tensor([80.0, 48.0])
+    assert error.norm(dim=1).max() < 0.1
+
+
+# --- quality measures ------------------------------------------------------------------------
+
+
+def test_flicker_of_the_truth_is_zero_and_noise_adds_to_it(handheld):
+    assert quality.flicker(handheld.clean, handheld.clean) == pytest.approx(0.0, abs=1e-12)
+    assert quality.flicker(handheld.output, handheld.clean) > 0.002
+    # uint8 H x W x 3 frames, as the benchmarks hold them, give the same figure
+    as_uint8 = [(f.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+                for f in handheld.output]
+    truth = [(f.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8) for f in handheld.clean]
+    assert quality.flicker(as_uint8, truth) == pytest.approx(
+        quality.flicker(handheld.output, handheld.clean), abs=1e-3)
+
+
+def test_flicker_skips_pairs_across_a_cut(cut):
+    without = quality.temporal_difference(cut.clean, cut.scenes)
+    across = quality.temporal_difference(cut.clean)
+    assert across > without
+
+
+def test_warping_error_is_small_for_the_truth_and_larger_with_flicker(handheld):
+    truth = quality.warping_error(handheld.clean, handheld.clean)
+    assert truth < quality.WARP_MASK_RESIDUAL
+    assert quality.warping_error(handheld.output, handheld.clean) > truth + 0.005
+
+
+# --- the library and the command line --------------------------------------------------------
+
+
+def as_frames(frames: torch.Tensor) -> np.ndarray:
+    return (frames.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
+
+
+def test_demoirer_keeps_the_history_across_calls(identity_checkpoint, handheld):
+    frames = as_frames(handheld.output[:6])
+    plain = Demoirer(checkpoint=identity_checkpoint)
+    smoothing = Demoirer(checkpoint=identity_checkpoint, temporal=True)
+    assert np.array_equal(plain(frames), frames)  # the identity model, no smoothing
+    whole = smoothing(frames)
+    smoothing.reset()
+    parts = np.concatenate([smoothing(frames[:2]), smoothing(frames[2:])])
+    assert np.array_equal(whole, parts)
+    assert not np.array_equal(whole[1:], frames[1:])
+    smoothing.reset()
+    assert np.array_equal(smoothing(frames[3:4]), frames[3:4])  # a new stream
+
+
+def test_clean_command_smooths_unless_told_not_to(clean, media, tmp_path):
+    src = media.video("in.mkv", codec="ffv1", pix_fmt="bgr0")
+    result = clean(src, "-o", tmp_path / "a.mkv", "--codec", "ffv1", "--json")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["temporal"] == pytest.approx(DEFAULT_STRENGTH)
+    assert report["scene_cuts"] >= 0
+    result = clean(src, "-o", tmp_path / "b.mkv", "--codec", "ffv1", "--no-temporal", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1])["temporal"] is None
+
+
+def test_clean_command_refuses_a_strength_of_one(clean, media, tmp_path):
+    src = media.video("in.mkv", codec="ffv1", pix_fmt="bgr0")
+    result = clean(src, "-o", tmp_path / "a.mkv", "--temporal-strength", "1")
+    assert result.exit_code == 2
+    assert "temporal-strength" in result.stderr
