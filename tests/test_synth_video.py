@@ -172,11 +172,16 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_write_clip_mp4_holds_the_moire_frames(written, clip):
-    """H.264 is lossy, but what it keeps is the moiré frame, not the clean one."""
+    """H.264 is lossy, but what it keeps is the moiré frame, not the clean one: what the decoded
+    frames add to the clean twin follows the moiré pattern (H.264 softens it, so its PSNR to
+    either frame says little)."""
     decoded = _decode(written[0])[0]
     to_moire = np.mean([_psnr(d, f.moire) for d, f in zip(decoded, clip, strict=True)])
-    to_clean = np.mean([_psnr(d, f.clean) for d, f in zip(decoded, clip, strict=True)])
-    assert to_moire > max(24.0, to_clean + 2.0)
+    added = np.concatenate([(d.astype(float) - f.clean).ravel()
+                            for d, f in zip(decoded, clip, strict=True)])
+    moire = np.concatenate([(f.moire.astype(float) - f.clean).ravel() for f in clip])
+    assert to_moire > 24.0
+    assert np.corrcoef(added, moire)[0, 1] > 0.5
 
 
 def test_write_clip_failure_leaves_nothing_and_keeps_old_files(tmp_path, monkeypatch):

@@ -16,9 +16,10 @@ the simulator renders exactly that chain:
    size (area filter, or a cheap bilinear one that aliases more), sharpening with halos, then
    JPEG compression (video clips get H.264 from their encoder instead).
 
-The clean twin runs the same geometry, exposure, white balance, tone curve, defocus and
-sharpening (the camera's look, which a demoiré model must keep), but sees an ideal emitter (no
-subpixels, no black matrix) through an ideal full-colour sensor without noise or compression.
+The clean twin takes the same samples through the same geometry, exposure, white balance, tone
+curve, downscaling, defocus and sharpening (the camera's look, which a demoiré model must
+keep), but of an ideal emitter (no subpixels, no black matrix) on an ideal full-colour sensor
+without noise or compression.
 Both are therefore aligned to the pixel, and they differ only by what a demoiré model should
 remove.
 
@@ -297,9 +298,8 @@ def _bayer_mosaic_demosaic(rgb: torch.Tensor, params: CameraParams,
 def _downscale(img: torch.Tensor, height: int, width: int, method: str) -> torch.Tensor:
     if img.shape[-2:] == (height, width):
         return img
-    if method == "area":
-        return F.interpolate(img[None], size=(height, width), mode="bilinear",
-                             antialias=True, align_corners=False)[0]
+    if method == "area":  # each output pixel averages the input pixels it covers
+        return F.interpolate(img[None], size=(height, width), mode="area")[0]
     return F.interpolate(img[None], size=(height, width), mode="bilinear",
                          align_corners=False)[0]
 
@@ -353,12 +353,15 @@ def render_pair(content: np.ndarray, params: CameraParams, height: int, width: i
     # Sensor: one sample per pixel (its integration over the pixel is in the mask's harmonics).
     ys, xs = _grid(height, width, params.sensor_scale, 1)
     u, v = _output_to_display(params, ys, xs, height, width, hw)
-    emitted = _sample_content(content_lin, u, v) * _subpixel_mask(params, u, v)
-    sensor = emitted.mean(-1)
+    shown = _sample_content(content_lin, u, v)
+    sensor = (shown * _subpixel_mask(params, u, v)).mean(-1)
     sensor = _bayer_mosaic_demosaic(sensor, params, rng).clamp_(min=0)
+    # The twin: the same samples of an ideal emitter on an ideal full-colour sensor. Sharing
+    # the sampling (rather than an area-averaged "perfect" view) keeps out of the pair what no
+    # model could learn from the moiré frame: content detail the sensor never saw.
+    ideal = _downscale(shown.mean(-1), height, width, params.downscale)
     # Downscaled before the tone curve, as phones bin and scale raw (linear) data: averaging
     # resolved subpixel stripes after a concave tone curve would darken the frame instead.
-    ideal = _ideal_view(content_lin, params, height, width)
     sensor = _metered(_downscale(sensor, height, width, params.downscale), ideal)
     moire = _phone_look(_tone(sensor, params), params)
     clean = _phone_look(_tone(ideal, params), params)
@@ -387,20 +390,3 @@ def _metered(sensor: torch.Tensor, ideal: torch.Tensor) -> torch.Tensor:
     gains = ideal.mean((1, 2), keepdim=True) / sensor.mean((1, 2), keepdim=True).clamp(min=1e-4)
     return sensor * gains.clamp(0.5, 2.0)
 
-
-def _ideal_view(content_lin: torch.Tensor, params: CameraParams, height: int,
-                width: int) -> torch.Tensor:
-    """What an ideal camera sees: each output pixel's area-average of the display.
-
-    Up to 4 x 4 sub-samples per pixel; when a pixel covers more display pixels than that, the
-    content is box-filtered first so the sub-samples still average all of it.
-    """
-    zoom = params.display_px_per_output_px()
-    sub = int(min(4, max(2, math.ceil(zoom))))
-    k = 2 * int(zoom / sub / 2) + 1
-    if k > 1:
-        content_lin = F.avg_pool2d(content_lin[None], k, stride=1, padding=k // 2,
-                                   count_include_pad=False)[0]
-    ys, xs = _grid(height, width, 1.0, sub)
-    u, v = _output_to_display(params, ys, xs, height, width, tuple(content_lin.shape[1:]))
-    return _sample_content(content_lin, u, v).mean(-1)
