@@ -24,10 +24,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import click
 import numpy as np
 
+from .api import Demoirer
 from .engine import BACKENDS
 from .errors import UserError
 from .io import ENCODERS, EncodeSettings
@@ -35,6 +37,7 @@ from .io.live_sink import LiveOutput, LiveSink, default_output, live_output
 from .io.live_source import LiveInput, LiveSource, live_input
 from .pipeline import DropPolicy, LatencyMeter, Pipeline, PipelineStats, Transform
 from .synth.command import FrameSize
+from .temporal import DEFAULT_STRENGTH
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +204,14 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
               help="Model weights [default: the shipped checkpoint].")
 @click.option("--engine", "engine_path", type=click.Path(path_type=Path),
               help="A TensorRT engine built by tools/build_engine.py (with --backend tensorrt).")
+# The same two options as clean's (cli.temporal_options, which this module cannot import:
+# cli imports it).
+@click.option("--temporal/--no-temporal", default=True, show_default=True,
+              help="Smooth the output over time against flicker (motion-compensated; reset "
+                   "at every reconnect).")
+@click.option("--temporal-strength", type=click.FloatRange(0.0, 1.0, max_open=True),
+              default=DEFAULT_STRENGTH, show_default=True,
+              help="Largest weight of the motion-compensated history (0 turns it off).")
 @click.option("--stats-every", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
               metavar="S", help="Log frames, drops and latency every S seconds.")
 @click.option("-q", "--quiet", is_flag=True, help="No notices and no periodic statistics.")
@@ -211,15 +222,15 @@ def live(source: str, sink: str | None, max_latency: int, duration: float | None
          input_size: tuple[int, int] | None, input_fps: float | None,
          input_format: str | None, rtsp_transport: str, codec: str, crf: int | None,
          preset: str | None, batch: int, backend: str, device: str, checkpoint: Path | None,
-         engine_path: Path | None, stats_every: float, quiet: bool, as_json: bool) -> None:
+         engine_path: Path | None, temporal: bool, temporal_strength: float,
+         stats_every: float, quiet: bool, as_json: bool) -> None:
     """Demoiré the live feed SOURCE as it comes: rtsp:// (TCP), rtmp://, http(s):// or HLS,
     udp://, srt://, a webcam (/dev/videoN), a file with --realtime, or - for stdin.
 
     Runs until stopped (Ctrl-C, SIGTERM) or --duration, then finishes the output so it plays.
     A lost source is reconnected with backoff; the output carries on with rising timestamps.
     """
-    from .api import Demoirer
-    from .cli import one_line_errors, show_notices
+    from .cli import one_line_errors, show_notices  # not at the top: cli imports this module
 
     show_notices(not quiet)
     log.setLevel(logging.ERROR if quiet else logging.INFO)
@@ -232,23 +243,29 @@ def live(source: str, sink: str | None, max_latency: int, duration: float | None
                           timeout=timeout,
                           source_path=Path(inp.url) if inp.kind == "file" else None)
         demoirer = Demoirer(backend=backend, device=device, checkpoint=checkpoint,
-                            engine_path=engine_path)
+                            engine_path=engine_path, temporal=temporal,
+                            temporal_strength=temporal_strength)
         stop = threading.Event()
         with stop_on_signals(stop):
             report = run_live(inp, out, demoirer, settings=EncodeSettings(codec, crf, preset),
                               max_latency=max_latency / 1000, duration=duration,
                               give_up_after=give_up_after, batch_size=batch,
                               stats_every=stats_every, stop=stop)
-    _print_report(report, as_json, quiet, sys.stderr if to_stdout else sys.stdout)
+    _print_report(report, demoirer, as_json, quiet, sys.stderr if to_stdout else sys.stdout)
     if report.error:
         from .cli import fail
 
         fail(report.error)
 
 
-def _print_report(report: LiveReport, as_json: bool, quiet: bool, stream) -> None:
+def _print_report(report: LiveReport, demoirer: Demoirer, as_json: bool, quiet: bool,
+                  stream: TextIO) -> None:
     if as_json:
-        click.echo(json.dumps(report.as_dict()), file=stream)
+        smoother = demoirer.smoother
+        click.echo(json.dumps({**report.as_dict(), "backend": demoirer.engine.name,
+                               "device": str(demoirer.engine.device),
+                               "temporal": smoother.strength if smoother else None}),
+                   file=stream)
     elif not quiet:
         lat = report.latency.summary_ms()
         click.echo(f"wrote {report.output}: {report.frames} frames in {report.seconds:.1f} s "
