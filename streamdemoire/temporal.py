@@ -78,8 +78,9 @@ def luma(frames: torch.Tensor) -> torch.Tensor:
     return (frames * w).sum(1, keepdim=True)
 
 
-def thumbnail(frame: torch.Tensor) -> torch.Tensor:
-    """Downscaled luma (H' x W') of a 1 x 3 x H x W frame, longest side at most MOTION_SIDE.
+def thumbnail(frame: torch.Tensor, frame_luma: torch.Tensor | None = None) -> torch.Tensor:
+    """Downscaled luma (H' x W') of a 1 x 3 x H x W frame, longest side at most MOTION_SIDE
+    (``frame_luma``: its luma, where the caller has it already).
 
     The area filter also averages most of the leftover moiré away, which would otherwise pull
     the motion estimate towards the moiré's own crawl.
@@ -87,7 +88,8 @@ def thumbnail(frame: torch.Tensor) -> torch.Tensor:
     h, w = frame.shape[-2:]
     factor = max(1.0, max(h, w) / MOTION_SIDE)
     size = (max(1, round(h / factor)), max(1, round(w / factor)))
-    return F.interpolate(luma(frame), size=size, mode="area")[0, 0]
+    frame_luma = luma(frame) if frame_luma is None else frame_luma
+    return F.interpolate(frame_luma, size=size, mode="area")[0, 0]
 
 
 def _block_origins(length: int) -> list[int]:
@@ -258,18 +260,25 @@ def clamp_to_neighbourhood(history: torch.Tensor, frame: torch.Tensor) -> torch.
     return torch.minimum(torch.maximum(history, low), high)
 
 
-def history_weight(history: torch.Tensor, frame: torch.Tensor, strength: float
-                   ) -> torch.Tensor:
+def history_weight(history: torch.Tensor, frame: torch.Tensor, strength: float,
+                   current: torch.Tensor | None = None) -> torch.Tensor:
     """Per-pixel weight (N x 1 x H x W) of the warped history: ``strength`` where it matches the
     current frame within the leftover moiré's level (``RESIDUAL_SCALE``), falling fast where it
     does not, and in fine texture (``DETAIL_SCALE``), where the camera's own sampling changes
-    from frame to frame."""
-    residual = luma(history - frame)
-    current = luma(frame)
+    from frame to frame. ``current`` is ``luma(frame)`` where the caller has it already.
+
+    The energies are squared per pixel at full resolution (so a fine ripple counts in full)
+    and then averaged over 2 x 2 blocks and a 3 x 3 window of those: the weight map is
+    smooth anyway, and at half resolution it costs a quarter.
+    """
+    current = luma(frame) if current is None else current
+    residual = luma(history) - current
     detail = current - box_mean(current)
-    energy = box_mean(residual * residual) / RESIDUAL_SCALE**2
-    energy = energy + box_mean(detail * detail) / DETAIL_SCALE**2
-    return strength * torch.exp(-energy)
+    energy = (F.avg_pool2d(residual * residual, 2, ceil_mode=True) / RESIDUAL_SCALE**2
+              + F.avg_pool2d(detail * detail, 2, ceil_mode=True) / DETAIL_SCALE**2)
+    weight = strength * torch.exp(-box_mean(energy))
+    return F.interpolate(weight, scale_factor=2, mode="nearest")[..., :frame.shape[-2],
+                                                                  :frame.shape[-1]]
 
 
 class TemporalSmoother:
@@ -302,7 +311,8 @@ class TemporalSmoother:
         if min(frame.shape[-2:]) < MIN_SIDE:
             self._history = self._thumb = None
             return frame
-        thumb = thumbnail(frame)
+        current = luma(frame)
+        thumb = thumbnail(frame, current)
         history, previous = self._history, self._thumb
         if history is None or previous is None or history.shape != frame.shape:
             return self._restart(frame, thumb)
@@ -311,7 +321,7 @@ class TemporalSmoother:
             self.cuts += 1
             return self._restart(frame, thumb)
         warped = clamp_to_neighbourhood(warp(history, theta, mode="bicubic"), frame)
-        weight = history_weight(warped, frame, self.strength)
+        weight = history_weight(warped, frame, self.strength, current)
         out = frame + weight * (warped - frame)
         self._history, self._thumb = out, thumb
         return out
