@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from . import __version__
 from .api import Demoirer
+from .bench import bench
 from .engine import BACKENDS, EngineError
 from .errors import UserError
 from .info import info
@@ -49,6 +50,7 @@ def main() -> None:
 main.add_command(synth)
 main.add_command(live)
 main.add_command(info)
+main.add_command(bench)
 for _command in (worker, submit, status):
     main.add_command(_command)
 
