@@ -134,3 +134,25 @@ def test_simulated_quick_mode_writes_json(tmp_path, checkpoint):
     assert section["model"]["latency_ms"] > 0
     assert set(section["model_gain_db"]) == {"vs_input", "vs_best_classical"}
     assert Path(section["grid"]).is_file()
+
+
+def test_temporal_summary_table_and_plot(tmp_path):
+    """The temporal report's pieces on made-up scores (whole clips take minutes to render)."""
+    evaluate = load_evaluate()
+    scores = {"psnr": 30.0, "flicker": 0.004, "flicker_stabilised": 0.003,
+              "warping_error": 0.02, "moving_psnr": 28.0}
+    better = {**scores, "psnr": 30.5, "flicker": 0.001, "flicker_stabilised": 0.001}
+    result = {"per_frame": scores, "smoothed": better, "cut_frames_untouched": True,
+              "temporal_ms_per_frame": 3.0}
+    clips = [{"seed": 3, "kind": "text", "model": result, "stand-in": result}]
+    summary = evaluate.temporal_summary(clips, "model")
+    assert summary["flicker_cut"] == pytest.approx(0.75)
+    assert summary["psnr_change_db"] == pytest.approx(0.5)
+    assert all(summary["targets_met"].values())
+    report = {"size": "64x48", "strength": 0.9, "fps": 30.0, "clips": clips, "model": summary,
+              "stand_in": summary, "load_average": (1.0, 1.0, 1.0),
+              "cost_1280x720": {"model_ms": 100.0, "temporal_ms": 40.0, "torch_threads": 1}}
+    assert "flicker excess cut 75%" in evaluate.temporal_table(report)
+    plot = evaluate.flicker_plot(tmp_path / "f.png", {"a": [0.0, 0.1, 0.05], "b": [0, 0.2, 0]},
+                                 "test")
+    assert Image.open(plot).size == (720, 300)
