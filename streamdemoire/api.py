@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,14 @@ class Demoirer:
         self.engine = create_engine(backend, device, Path(checkpoint) if checkpoint else None,
                                     engine_path=Path(engine_path) if engine_path else None)
         self.smoother = TemporalSmoother(temporal_strength) if temporal else None
+
+    def for_stream(self, temporal: bool = True,
+                   temporal_strength: float = DEFAULT_STRENGTH) -> Demoirer:
+        """A Demoirer for one new stream that shares this one's engine: a worker loads the
+        model once and gives each job its own temporal history."""
+        stream = copy.copy(self)
+        stream.smoother = TemporalSmoother(temporal_strength) if temporal else None
+        return stream
 
     def reset(self) -> None:
         """Start a new stream: forget the temporal history (a no-op without ``temporal``)."""

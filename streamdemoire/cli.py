@@ -23,16 +23,16 @@ from tqdm import tqdm
 from . import __version__
 from .api import Demoirer
 from .bench import bench
-from .engine import BACKENDS, EngineError
+from .engine import EngineError
 from .errors import UserError
 from .info import info
 from .io import ENCODERS, EncodeSettings
 from .io.image import is_image_path
 from .live import live
 from .model.checkpoint import CheckpointError
+from .options import model_options, temporal_options
 from .pipeline import CleanReport, clean_file, clean_image
 from .synth.command import synth
-from .temporal import DEFAULT_STRENGTH
 from .worker.command import status, submit, worker
 
 #: Set to 1 to get the full traceback of an unexpected error instead of its one line.
@@ -55,21 +55,6 @@ for _command in (worker, submit, status):
     main.add_command(_command)
 
 
-def temporal_options(command: Callable) -> Callable:
-    """``--temporal/--no-temporal`` and ``--temporal-strength``, for every command that cleans
-    a stream; the command passes both on to ``Demoirer(temporal=..., temporal_strength=...)``.
-    """
-    command = click.option(
-        "--temporal-strength", type=click.FloatRange(0.0, 1.0, max_open=True),
-        default=DEFAULT_STRENGTH, show_default=True,
-        help="Largest weight of the motion-compensated history where the picture holds "
-             "still; higher is steadier (0 turns smoothing off).")(command)
-    return click.option(
-        "--temporal/--no-temporal", default=True, show_default=True,
-        help="Smooth the output over time against flicker (motion-compensated; moving "
-             "content and scene cuts are left alone).")(command)
-
-
 @main.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path),
@@ -84,14 +69,7 @@ def temporal_options(command: Callable) -> Callable:
                                "p4 for nvenc].")
 @click.option("--batch", type=click.IntRange(1, 256), default=4, show_default=True,
               help="Frames per model call.")
-@click.option("--backend", type=click.Choice(list(BACKENDS)), default="auto", show_default=True,
-              help="auto: tensorrt where it can run, else torch on CUDA, else torch on the CPU.")
-@click.option("--device", default="auto", show_default=True,
-              help="auto, cpu, cuda, cuda:1, ...")
-@click.option("--checkpoint", type=click.Path(path_type=Path),
-              help="Model weights [default: the shipped checkpoint].")
-@click.option("--engine", "engine_path", type=click.Path(path_type=Path),
-              help="A TensorRT engine built by tools/build_engine.py (with --backend tensorrt).")
+@model_options
 @temporal_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no notices.")
 @click.option("--json", "as_json", is_flag=True,

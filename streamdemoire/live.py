@@ -30,14 +30,13 @@ import click
 import numpy as np
 
 from .api import Demoirer
-from .engine import BACKENDS
 from .errors import UserError
 from .io import ENCODERS, EncodeSettings
 from .io.live_sink import LiveOutput, LiveSink, default_output, live_output
 from .io.live_source import LiveInput, LiveSource, live_input
+from .options import model_options, temporal_options
 from .pipeline import DropPolicy, LatencyMeter, Pipeline, PipelineStats, Transform
 from .synth.command import FrameSize
-from .temporal import DEFAULT_STRENGTH
 
 log = logging.getLogger(__name__)
 
@@ -198,20 +197,8 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 @click.option("--preset", help="Encoder speed preset [default: veryfast, p2 for nvenc].")
 @click.option("--batch", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Most frames per model call (a batch never waits to fill up).")
-@click.option("--backend", type=click.Choice(list(BACKENDS)), default="auto", show_default=True)
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, ...")
-@click.option("--checkpoint", type=click.Path(path_type=Path),
-              help="Model weights [default: the shipped checkpoint].")
-@click.option("--engine", "engine_path", type=click.Path(path_type=Path),
-              help="A TensorRT engine built by tools/build_engine.py (with --backend tensorrt).")
-# The same two options as clean's (cli.temporal_options, which this module cannot import:
-# cli imports it).
-@click.option("--temporal/--no-temporal", default=True, show_default=True,
-              help="Smooth the output over time against flicker (motion-compensated; reset "
-                   "at every reconnect).")
-@click.option("--temporal-strength", type=click.FloatRange(0.0, 1.0, max_open=True),
-              default=DEFAULT_STRENGTH, show_default=True,
-              help="Largest weight of the motion-compensated history (0 turns it off).")
+@model_options
+@temporal_options
 @click.option("--stats-every", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
               metavar="S", help="Log frames, drops and latency every S seconds.")
 @click.option("-q", "--quiet", is_flag=True, help="No notices and no periodic statistics.")

@@ -21,9 +21,9 @@ from typing import Any
 
 import click
 
-from ..engine import BACKENDS
 from ..errors import UserError
 from ..io import ENCODERS
+from ..options import model_options, temporal_options
 from .jobs import (
     DEFAULT_QUEUE,
     DEFAULT_VISIBILITY_TIMEOUT,
@@ -46,7 +46,8 @@ queue_option = click.option("--queue", default=DEFAULT_QUEUE, show_default=True,
 
 
 def _encode_options(command: Callable) -> Callable:
-    """--codec, --crf, --preset, --batch: as ``clean`` takes them."""
+    """--codec, --crf, --preset, --batch and the temporal options: as ``clean`` takes them."""
+    command = temporal_options(command)
     for option in reversed([
         click.option("--codec", type=click.Choice(list(ENCODERS)), default="libx264",
                      show_default=True, help="Video encoder."),
@@ -69,14 +70,7 @@ def _encode_options(command: Callable) -> Callable:
               help="Serve /metrics and /healthz on this port.")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True,
               help="Address for --metrics-port (0.0.0.0: every interface).")
-@click.option("--backend", type=click.Choice(list(BACKENDS)), default="auto", show_default=True,
-              help="auto: tensorrt where it can run, else torch on CUDA, else torch on the CPU.")
-@click.option("--device", default="auto", show_default=True,
-              help="One device per worker: auto, cpu, cuda:0, cuda:1, ...")
-@click.option("--checkpoint", type=click.Path(path_type=Path),
-              help="Model weights [default: the shipped checkpoint].")
-@click.option("--engine", "engine_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="A TensorRT engine built by tools/build_engine.py (with --backend tensorrt).")
+@model_options
 @click.option("--concurrency", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Jobs at once, each in its own process (--broker on the CPU).")
 @click.option("--threads", type=click.IntRange(1, 1024),
@@ -96,8 +90,8 @@ def worker(watch: Path | None, broker: str | None, streams_file: Path | None,
            metrics_port: int | None, metrics_host: str, backend: str, device: str,
            checkpoint: Path | None, engine_path: Path | None, concurrency: int,
            threads: int | None, codec: str, crf: int | None, preset: str | None, batch: int,
-           settle: float, grace: float, queue: str, visibility_timeout: float,
-           name: str | None) -> None:
+           temporal: bool, temporal_strength: float, settle: float, grace: float, queue: str,
+           visibility_timeout: float, name: str | None) -> None:
     """Run unattended: a hot folder (--watch), a Celery worker (--broker), live streams
     (--streams), or streams beside either.
 
@@ -140,7 +134,8 @@ def worker(watch: Path | None, broker: str | None, streams_file: Path | None,
         try:
             run.start_streams(streams)
             if watch is not None:
-                run.watch(watch, spec, JobOptions(codec, crf, preset, batch), settle, grace)
+                options = JobOptions(codec, crf, preset, batch, temporal, temporal_strength)
+                run.watch(watch, spec, options, settle, grace)
             elif broker is not None:
                 run.celery(broker, spec, concurrency=concurrency, queue=queue, grace=grace,
                            visibility_timeout=visibility_timeout, name=name)
@@ -258,7 +253,8 @@ def _stream_metrics(supervisor: StreamSupervisor) -> None:
 @click.argument("output", type=click.Path(path_type=Path))
 @_encode_options
 def submit(broker: str | None, queue: str, input_path: Path, output: Path, codec: str,
-           crf: int | None, preset: str | None, batch: int) -> None:
+           crf: int | None, preset: str | None, batch: int, temporal: bool,
+           temporal_strength: float) -> None:
     """Queue a job: clean INPUT into OUTPUT on a worker; prints the job id.
 
     INPUT and OUTPUT must be paths the workers can reach (shared storage); they are made
@@ -269,7 +265,7 @@ def submit(broker: str | None, queue: str, input_path: Path, output: Path, codec
     with one_line_errors():
         app = _client(broker, queue)
         job_id = str(uuid.uuid4())
-        options = JobOptions(codec, crf, preset, batch)
+        options = JobOptions(codec, crf, preset, batch, temporal, temporal_strength)
         paths = {"input": str(input_path.absolute()), "output": str(output.absolute())}
         with _broker_errors(broker):
             # QUEUED first, so status can tell "waiting" from "no such job".

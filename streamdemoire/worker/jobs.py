@@ -26,6 +26,7 @@ from ..errors import UserError
 from ..io import ENCODERS, EncodeSettings, check_output_path
 from ..model.checkpoint import CheckpointError
 from ..pipeline import CleanReport, clean_file
+from ..temporal import DEFAULT_STRENGTH
 
 #: How many times a transient failure is retried before the job fails for good.
 MAX_RETRIES = 5
@@ -51,6 +52,8 @@ class JobOptions:
     crf: int | None = None
     preset: str | None = None
     batch: int = 4
+    temporal: bool = True
+    temporal_strength: float = DEFAULT_STRENGTH
 
     def settings(self) -> EncodeSettings:
         return EncodeSettings(self.codec, self.crf, self.preset)
@@ -74,6 +77,10 @@ class JobOptions:
         if options.crf is not None and (not isinstance(options.crf, int)
                                         or not 0 <= options.crf <= 51):
             raise JobFailed(f"crf must be 0..51, got {options.crf!r}")
+        if not isinstance(options.temporal_strength, int | float) or not (
+                0 <= options.temporal_strength < 1):
+            raise JobFailed(f"temporal_strength must be in [0, 1), got "
+                            f"{options.temporal_strength!r}")
         return options
 
 
@@ -115,7 +122,8 @@ def clean_into_place(input_path: Path, output: Path, demoirer: Demoirer, options
     shutil.rmtree(staging, ignore_errors=True)  # what an earlier, killed run of this job left
     staging.mkdir()
     try:
-        report = clean_file(input_path, staging / output.name, demoirer,
+        transform = demoirer.for_stream(options.temporal, options.temporal_strength)
+        report = clean_file(input_path, staging / output.name, transform,
                             settings=options.settings(), batch_size=options.batch,
                             on_progress=on_progress)
         os.replace(staging / output.name, output)
