@@ -649,7 +649,7 @@ def draw_chart(report: dict, path: Path) -> None:
     small = ImageFont.load_default(size=11)
     sizes = report["sizes"]
     group, bar, left, top, plot_h = 300, 40, 70, 60, 360
-    width = left + group * max(len(sizes), 1) + 150
+    width = max(left + group * max(len(sizes), 1) + 150, 760)  # room for the title
     img = Image.new("RGB", (width, top + plot_h + 60), "white")
     draw = ImageDraw.Draw(img)
     values = [v for s in sizes for v in bar_values(s, report).values() if v]
