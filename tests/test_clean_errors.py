@@ -154,7 +154,8 @@ def cli(*args: str | Path) -> list[str]:
 
 @pytest.mark.slow  # a fresh process imports torch
 def test_sigint_in_a_real_process_leaves_nothing(media, tmp_path, identity_checkpoint):
-    src = media.video(size=(160, 96), pts=list(range(0, 40 * 400, 40)))
+    # Long enough (80 s of video) that a quiet machine cannot finish it before the signal.
+    src = media.video(size=(160, 96), pts=list(range(0, 40 * 2000, 40)))
     proc = subprocess.Popen(cli(src, "-o", tmp_path / "out.mp4", "--checkpoint",
                                 identity_checkpoint, "--batch", "1"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
