@@ -530,8 +530,8 @@ def bench_memory(options: BenchOptions, say: Callable[[str], None]) -> dict:
 
     The shorter clip must outlast the stages' own warm-up, or it measures that instead: x264
     at its medium preset holds about 40 frames of lookahead (plus its frame threads'), so on
-    an 8-frame clip the encoder never fills up (measured: 463 MiB against 550 MiB on 80
-    frames at 640x360). Hence 60 frames by default.
+    an 8-frame clip the encoder never fills up (the likely cause of what was measured: 463
+    MiB against 550 MiB on 80 frames at 640x360). Hence 60 frames by default.
     """
     width, height = options.memory_size
     clip = source_clip(options.cache, width, height, options.clip_seconds, say)
