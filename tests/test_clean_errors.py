@@ -156,9 +156,12 @@ def cli(*args: str | Path) -> list[str]:
 def test_sigint_in_a_real_process_leaves_nothing(media, tmp_path, identity_checkpoint):
     # Long enough (80 s of video) that a quiet machine cannot finish it before the signal.
     src = media.video(size=(160, 96), pts=list(range(0, 40 * 2000, 40)))
+    # A suite started in the background by a non-interactive shell ignores SIGINT, and the
+    # child would inherit that: give it the default disposition a terminal user has.
     proc = subprocess.Popen(cli(src, "-o", tmp_path / "out.mp4", "--checkpoint",
                                 identity_checkpoint, "--batch", "1"),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while not any(p.name.startswith(".out.mp4.") for p in tmp_path.iterdir()):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
