@@ -34,7 +34,8 @@ from streamdemoire.cli import main  # noqa: E402
 from streamdemoire.worker.celery_app import make_app  # noqa: E402
 
 VISIBILITY_TIMEOUT = 15
-LONG_FRAMES = 60
+#: Long enough that a quiet machine cannot finish it within the workers' 1 s grace after SIGTERM.
+LONG_FRAMES = 200
 
 
 class Cluster:
