@@ -114,8 +114,16 @@ def test_two_workers_share_a_folder(tmp_path: Path, clips: dict[str, Path],
                  "every file to be done or failed", timeout=120)
         health = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz",
                                                   timeout=10))
-        metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
-                                         timeout=10).read().decode()
+
+        def counted_every_frame() -> str | None:
+            """The metrics, once they count the frames of every file worker 1 took (a file
+            reaches done/ a moment before its frames are counted)."""
+            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
+                                          timeout=10).read().decode()
+            took = workers[0].log.count("took clip")
+            return text if f"streamdemoire_frames_total {6.0 * took}" in text else None
+
+        metrics = wait_for(counted_every_frame, "the metrics to count every frame", timeout=30)
     finally:
         codes = [worker.stop() for worker in workers]
     logs = "".join(worker.log for worker in workers)
