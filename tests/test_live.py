@@ -269,6 +269,14 @@ def test_a_source_gone_for_good_fails_after_give_up_after(server, one_thread,
     assert len(pts_seconds(out)) == report["frames"]  # what was recorded is kept, playable
 
 
+def recorded_frames(recording: Path) -> int:
+    """Frames in a recording the server may still be writing (its last one can lack a pts)."""
+    try:
+        return len(pts_seconds(recording)) if recording.exists() else 0
+    except ValueError:
+        return 0
+
+
 def test_the_output_can_be_published_to_an_rtsp_server(clip, demoirer, tmp_path):
     recording = tmp_path / "published.ts"
     rtsp = RtspServer(clip, recording).start()
@@ -277,8 +285,7 @@ def test_the_output_can_be_published_to_an_rtsp_server(clip, demoirer, tmp_path)
                           Counting(demoirer), duration=3, max_latency=5.0)
         assert report.error is None and report.frames > 0
         # The server may drop the frame it still holds when the publisher says TEARDOWN.
-        wait_for(lambda: recording.exists()
-                 and len(pts_seconds(recording)) >= max(report.frames - 1, 1),
+        wait_for(lambda: recorded_frames(recording) >= max(report.frames - 1, 1),
                  30, "the server's recording of the frames")
     finally:
         rtsp.kill()
