@@ -182,6 +182,15 @@ def _needs_ffprobe() -> None:
         pytest.exit("the tests need ffprobe (Debian: apt-get install ffmpeg)", returncode=2)
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Small tensors render fastest on one thread, above all on a CPU shared with training."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def media(tmp_path: Path) -> Media:
     return Media(tmp_path)

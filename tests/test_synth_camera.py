@@ -6,20 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from scipy.ndimage import gaussian_filter
 from skimage.registration import phase_cross_correlation
 
 from streamdemoire.synth.camera import LAYOUTS, CameraParams, content_size_for, render_pair
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Small tensors render fastest on one thread, above all on a CPU shared with training."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 #: A neutral phone: no tone change (display gamma 2.2 undone by the same camera gamma), no

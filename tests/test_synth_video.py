@@ -10,7 +10,6 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
 
 from streamdemoire.synth import video
@@ -20,13 +19,7 @@ from streamdemoire.synth.video import render_clip, write_clip
 W, H = 96, 64
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Small tensors render fastest on one thread, above all on a CPU shared with training."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _clip(seed: int, seconds: float, fps: float = 30.0, kind: str = "mixed") -> list:
