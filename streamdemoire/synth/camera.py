@@ -254,18 +254,13 @@ def _sample_content(content_lin: torch.Tensor, u: torch.Tensor, v: torch.Tensor)
     return out * inside
 
 
-def _grid(height: int, width: int, scale: float, sub: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Output-pixel coordinates of ``sub`` x ``sub`` sub-samples of each pixel of a grid that
-    has ``scale`` pixels per output pixel; shape (H*scale, W*scale, sub*sub)."""
+def _grid(height: int, width: int, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Output-pixel coordinates of the centres of a grid with ``scale`` pixels per output
+    pixel (the sensor's); shape (H*scale, W*scale) each."""
     hs, ws = round(height * scale), round(width * scale)
-    offs = (torch.arange(sub, dtype=torch.float32) + 0.5) / sub - 0.5
-    ys = (torch.arange(hs, dtype=torch.float32)[:, None] + 0.5 + offs[None, :]) * (height / hs)
-    xs = (torch.arange(ws, dtype=torch.float32)[:, None] + 0.5 + offs[None, :]) * (width / ws)
-    ys = ys - 0.5
-    xs = xs - 0.5
-    yy = ys[:, None, :, None].expand(hs, ws, sub, sub).reshape(hs, ws, sub * sub)
-    xx = xs[None, :, None, :].expand(hs, ws, sub, sub).reshape(hs, ws, sub * sub)
-    return yy, xx
+    ys = (torch.arange(hs, dtype=torch.float32) + 0.5) * (height / hs) - 0.5
+    xs = (torch.arange(ws, dtype=torch.float32) + 0.5) * (width / ws) - 0.5
+    return ys[:, None].expand(hs, ws), xs[None, :].expand(hs, ws)
 
 
 def _tone(lin: torch.Tensor, params: CameraParams) -> torch.Tensor:
@@ -351,15 +346,15 @@ def render_pair(content: np.ndarray, params: CameraParams, height: int, width: i
     content_lin = srgb_to_linear(content)
     hw = content.shape[:2]
     # Sensor: one sample per pixel (its integration over the pixel is in the mask's harmonics).
-    ys, xs = _grid(height, width, params.sensor_scale, 1)
+    ys, xs = _grid(height, width, params.sensor_scale)
     u, v = _output_to_display(params, ys, xs, height, width, hw)
     shown = _sample_content(content_lin, u, v)
-    sensor = (shown * _subpixel_mask(params, u, v)).mean(-1)
+    sensor = shown * _subpixel_mask(params, u, v)
     sensor = _bayer_mosaic_demosaic(sensor, params, rng).clamp_(min=0)
     # The twin: the same samples of an ideal emitter on an ideal full-colour sensor. Sharing
     # the sampling (rather than an area-averaged "perfect" view) keeps out of the pair what no
     # model could learn from the moiré frame: content detail the sensor never saw.
-    ideal = _downscale(shown.mean(-1), height, width, params.downscale)
+    ideal = _downscale(shown, height, width, params.downscale)
     # Downscaled before the tone curve, as phones bin and scale raw (linear) data: averaging
     # resolved subpixel stripes after a concave tone curve would darken the frame instead.
     sensor = _metered(_downscale(sensor, height, width, params.downscale), ideal)
