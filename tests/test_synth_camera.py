@@ -145,3 +145,15 @@ def test_rgb_and_bgr_stripes_differ():
     rgb, _ = _flat_white_moire(layout="rgb", pitch=2.04)
     bgr, _ = _flat_white_moire(layout="bgr", pitch=2.04)
     assert np.abs(rgb - bgr).mean() > 5.0
+
+
+def test_shading_darkens_the_moire_frame_but_not_the_twin():
+    """Vignetting and viewing-angle falloff are artefacts of filming: the twin stays even."""
+    moire, clean = _flat_white_moire(pitch=0.3, blur=2.0, vignette=0.3, falloff_x=0.3,
+                                     colour_drift=(0.2, 0.0, 0.0, 0.0))
+    assert np.ptp(clean) == 0
+    left, right = moire[:, :16].mean(axis=(0, 1)), moire[:, -16:].mean(axis=(0, 1))
+    assert right[1] > left[1] + 10  # brighter towards +x
+    assert (right[0] - left[0]) > (right[1] - left[1]) + 5  # red drifts more than green
+    corner, centre = moire[:8, :8, 1].mean(), moire[28:36, 44:52, 1].mean()
+    assert corner < centre - 5

@@ -12,14 +12,19 @@ the simulator renders exactly that chain:
 4. sensor: pixels larger or smaller than the display pixels integrate the light (sub-samples),
    a Bayer colour filter keeps one colour per pixel, shot and read noise are added, and a
    bilinear demosaic fills the rest back in;
-5. the phone's processing: white balance, exposure and a tone curve, downscaling to the video
+5. shading: lens vignetting and the screen's own falloff with viewing angle (brightness and
+   colour drift across the view), a smooth gain on the sensor's light;
+6. the phone's processing: white balance, exposure and a tone curve, downscaling to the video
    size (area filter, or a cheap bilinear one that aliases more), sharpening with halos, then
    JPEG compression (video clips get H.264 from their encoder instead).
 
 The clean twin takes the same samples through the same geometry, exposure, white balance, tone
 curve, downscaling, defocus and sharpening (the camera's look, which a demoiré model must
-keep), but of an ideal emitter (no subpixels, no black matrix) on an ideal full-colour sensor
-without noise or compression.
+keep), but of an ideal emitter (no subpixels, no black matrix, evenly lit) on an ideal full-colour
+sensor without noise or compression. Shading is left out of the twin because it is an artefact
+of filming a screen, not part of the picture (a slide is evenly lit), and because it is the
+largest error in real photos of screens: on the real validation pairs a smooth per-image gain
+field explains far more of the difference than moiré does.
 Both are therefore aligned to the pixel, and they differ only by what a demoiré model should
 remove.
 
@@ -64,8 +69,10 @@ class CameraParams:
 
     Lengths: ``pitch`` is a display pixel in sensor pixels; ``sensor_scale`` is sensor pixels
     per output pixel; ``blur`` is the lens PSF's sigma in sensor pixels; ``defocus`` is a
-    further blur in output pixels (focus missed, stabiliser resampling) that the clean twin
-    does not have, so the model learns to restore the detail it costs.
+    further blur in output pixels (focus missed, stabiliser resampling), shared by the twin.
+    Shading: ``vignette`` darkens the corners by that fraction; ``falloff_x``/``falloff_y``
+    are the gain's slope across the view (viewing angle), ``colour_drift`` the extra slope of
+    red and blue (an LCD's colour shifts with angle), per unit of half the view's diagonal.
     """
 
     layout: str = "rgb"
@@ -93,6 +100,10 @@ class CameraParams:
     sharpen_sigma: float = 1.0
     downscale: str = "area"
     jpeg_quality: int | None = 90
+    vignette: float = 0.0
+    falloff_x: float = 0.0
+    falloff_y: float = 0.0
+    colour_drift: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
 
     @classmethod
     def sample(cls, rng: np.random.Generator) -> CameraParams:
@@ -133,6 +144,7 @@ class CameraParams:
             sharpen_sigma=float(rng.uniform(0.7, 1.6)),
             downscale=str(rng.choice(["area", "bilinear"], p=[0.6, 0.4])),
             jpeg_quality=int(rng.integers(60, 96)) if rng.random() < 0.85 else None,
+            **_sample_shading(rng),
         )
 
     def to_dict(self) -> dict:
@@ -140,6 +152,18 @@ class CameraParams:
 
     def display_px_per_output_px(self) -> float:
         return self.sensor_scale / self.pitch
+
+
+def _sample_shading(rng: np.random.Generator) -> dict:
+    """Shading as real photos of screens show it: mostly present, up to ~40% across a view."""
+    if rng.random() < 0.2:
+        return {}
+    return {
+        "vignette": float(rng.uniform(0.0, 0.4)),
+        "falloff_x": float(rng.normal(0, 0.15)),
+        "falloff_y": float(rng.normal(0, 0.15)),
+        "colour_drift": tuple(float(d) for d in rng.normal(0, 0.06, 4)),
+    }
 
 
 def _view_to_display(params: CameraParams, ys: torch.Tensor, xs: torch.Tensor,
@@ -263,6 +287,20 @@ def _grid(height: int, width: int, scale: float) -> tuple[torch.Tensor, torch.Te
     return ys[:, None].expand(hs, ws), xs[None, :].expand(hs, ws)
 
 
+def _shading(params: CameraParams, height: int, width: int) -> torch.Tensor:
+    """Per-channel gain (3 x H x W) of vignetting and the screen's viewing-angle falloff."""
+    half_diag = 0.5 * math.hypot(height, width)
+    y = (torch.arange(height, dtype=torch.float32)[:, None] - (height - 1) / 2) / half_diag
+    x = (torch.arange(width, dtype=torch.float32)[None, :] - (width - 1) / 2) / half_diag
+    vignette = 1 - params.vignette * (x * x + y * y)
+    rx, ry, bx, by = params.colour_drift
+    slopes = [(params.falloff_x + rx, params.falloff_y + ry),
+              (params.falloff_x, params.falloff_y),
+              (params.falloff_x + bx, params.falloff_y + by)]
+    gain = torch.stack([vignette * (1 + sx * x + sy * y) for sx, sy in slopes])
+    return gain.clamp_(0.3, 1.7)
+
+
 def _tone(lin: torch.Tensor, params: CameraParams) -> torch.Tensor:
     """Exposure, white balance, gamma and an S-curve: the phone's rendering of linear light."""
     gains = torch.tensor([params.wb_r, 1.0, params.wb_b]).view(3, 1, 1) * params.exposure
@@ -357,7 +395,8 @@ def render_pair(content: np.ndarray, params: CameraParams, height: int, width: i
     ideal = _downscale(shown, height, width, params.downscale)
     # Downscaled before the tone curve, as phones bin and scale raw (linear) data: averaging
     # resolved subpixel stripes after a concave tone curve would darken the frame instead.
-    sensor = _metered(_downscale(sensor, height, width, params.downscale), ideal)
+    sensor = _downscale(sensor, height, width, params.downscale)
+    sensor = _metered(sensor * _shading(params, height, width), ideal)
     moire = _phone_look(_tone(sensor, params), params)
     clean = _phone_look(_tone(ideal, params), params)
     if compress and params.jpeg_quality is not None:
