@@ -24,6 +24,7 @@ import random
 import shutil
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,12 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, IterableDataset
 
-from streamdemoire.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, save_checkpoint
+from streamdemoire.model.checkpoint import (
+    DEFAULT_CHECKPOINT,
+    Checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from streamdemoire.model.net import DemoireNet, NetConfig
 from streamdemoire.quality import psnr
 from streamdemoire.synth.pairs import pair_for_seed, sample_pair
@@ -101,6 +107,20 @@ def loss_fn(out: torch.Tensor, target: torch.Tensor, freq_weight: float,
     return error(out, target) + freq_weight * spectrum.mean() + coarse
 
 
+def grown_from(init: Checkpoint) -> DemoireNet:
+    """The current architecture started from ``init``'s weights.
+
+    Heads added since (the shading gain) start at zero, so the network first computes exactly
+    what ``init`` did and training only adds to it.
+    """
+    net = DemoireNet(replace(init.config, shading=True))
+    missing, unexpected = net.load_state_dict(
+        {k: v.float() for k, v in init.state_dict.items()}, strict=False)
+    if unexpected or any(not k.startswith("shading.") for k in missing):
+        raise SystemExit(f"--init: weights do not fit: missing {missing}, unexpected {unexpected}")
+    return net
+
+
 def git_revision() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -162,9 +182,9 @@ def main() -> None:
     torch.manual_seed(args.seed)
     device = torch.device(args.device)
     args.run.mkdir(parents=True, exist_ok=True)
-    net = DemoireNet(NetConfig())
+    net = DemoireNet(NetConfig(shading=True))
     if args.init:
-        net = load_checkpoint(args.init).build()
+        net = grown_from(load_checkpoint(args.init))
     net = net.to(device).train()
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
     step, best = 0, -1e9

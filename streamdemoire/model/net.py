@@ -11,10 +11,14 @@ there the way the published real-time demoiré networks do (ESDNet, MBCNN, UHDM)
   of roughly 400 px at full resolution;
 - a global branch (pooled features to a per-channel scale and shift) handles the frame-wide
   tone and colour cast that camera-of-a-screen footage carries;
-- the output is a residual on the input, pixel-shuffled back to full resolution.
+- a shading head predicts, at the coarsest scale, a smooth per-channel gain that multiplies
+  the input: vignetting and a screen's viewing-angle falloff are multiplicative and smooth,
+  which a residual of ReLU features can only approximate;
+- the output is a residual on the (shading-corrected) input, pixel-shuffled back to full
+  resolution.
 
 Only Conv, ReLU, Resize (bilinear), DepthToSpace/SpaceToDepth, GlobalAveragePool, Sigmoid,
-Mul and Add: all export to ONNX opset 17 and run natively in TensorRT.
+Clip, Exp, Mul and Add: all export to ONNX opset 17 and run natively in TensorRT.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ class NetConfig:
     widths: tuple[int, int, int, int] = (16, 32, 64, 96)
     blocks: tuple[int, int, int, int] = (0, 1, 1, 3)
     dilations: tuple[int, ...] = (1, 2, 4)
+    #: The shading head; False rebuilds checkpoints from before it existed.
+    shading: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -76,6 +82,25 @@ class GlobalColour(nn.Module):
         return x * (2.0 * torch.sigmoid(scale)) + shift
 
 
+class ShadingGain(nn.Module):
+    """A smooth per-channel gain from the coarsest features, upsampled to the frame.
+
+    Predicted as a log-gain (so 0 is "no change", and darkening and brightening are equally
+    easy) and bounded to a factor of e either way; starts at exactly 0.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels, 3, 3, padding=1)
+        nn.init.zeros_(self.conv.weight)
+        nn.init.zeros_(self.conv.bias)
+
+    def forward(self, features: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        log_gain = F.interpolate(self.conv(features), size=frames.shape[-2:], mode="bilinear",
+                                 align_corners=False)
+        return frames * torch.exp(log_gain.clamp(-1.0, 1.0))
+
+
 class Level(nn.Module):
     """One encoder or decoder scale: an entry convolution followed by residual blocks."""
 
@@ -103,6 +128,7 @@ class DemoireNet(nn.Module):
         self.enc3 = Level(w[1], w[2], b[2], stride=2)
         self.enc4 = Level(w[2], w[3], b[3], stride=2, dilations=self.config.dilations)
         self.colour = GlobalColour(w[3])
+        self.shading = ShadingGain(w[3]) if self.config.shading else None
         self.lat3 = nn.Conv2d(w[3], w[2], 1)
         self.dec3 = Level(w[2], w[2], 1, stride=1)
         self.lat2 = nn.Conv2d(w[2], w[1], 1)
@@ -126,7 +152,8 @@ class DemoireNet(nn.Module):
         d3 = self.dec3(e3 + self._up(self.lat3(e4), e3))
         d2 = self.dec2(e2 + self._up(self.lat2(d3), e2))
         d1 = self.dec1(e1 + self._up(self.lat1(d2), e1))
-        return frames + self.shuffle(self.head(d1))
+        base = self.shading(e4, frames) if self.shading is not None else frames
+        return base + self.shuffle(self.head(d1))
 
 
 def pad_to_stride(frames: torch.Tensor, stride: int = STRIDE) -> tuple[torch.Tensor, int, int]:
