@@ -93,7 +93,10 @@ def run_live(inp: LiveInput, out: LiveOutput, transform: Transform, *,
             pipeline.run()
         except UserError as exc:
             error = str(exc)
-        sink.finish()
+        try:
+            sink.finish()
+        except UserError as exc:  # a receiver gone at the end: still a run to report
+            error = error or str(exc)
         seconds = time.monotonic() - start
     stats = pipeline.stats
     return LiveReport(inp.label, out.label, stats.frames, stats.dropped + source.dropped,

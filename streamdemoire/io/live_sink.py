@@ -10,12 +10,17 @@ a crash loses at most the last one.
 The encoder is set up for latency, not compression: no B-frames or look-ahead (x264's
 ``zerolatency`` tune), a keyframe every second (a viewer joining, or a segment starting,
 waits at most that long), and a fast preset unless one is chosen.
+
+A protocol PyAV's FFmpeg cannot write (``srt://`` in its wheels) is sent through the system
+``ffmpeg`` (``ffmpeg_relay``): MPEG-TS goes to its stdin, and it sends that on. A relay that
+dies is a receiver gone: the run ends, the error in ffmpeg's words.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,6 +30,7 @@ import av
 
 from ..errors import UserError
 from .colour import sws_matrix, sws_range
+from .ffmpeg_relay import Relay, relay_binary, sink_command
 from .frames import Batch, VideoInfo
 from .sink import EncodeSettings, _add_video_stream, _start, encode_rgb
 
@@ -43,6 +49,9 @@ LIVE_PRESETS = {"libx264": "veryfast", "libx265": "veryfast", "h264_nvenc": "p2"
 #: Seconds between keyframes.
 KEYFRAME_INTERVAL_S = 1.0
 
+#: Seconds an output relay gets, beyond the output's timeout, to send what it holds once
+#: the last packet is written.
+RELAY_FINISH_S = 5.0
 #: Network outputs: URL scheme -> container format.
 STREAM_FORMATS = {"rtsp": "rtsp", "rtsps": "rtsp", "rtmp": "flv", "rtmps": "flv",
                   "udp": "mpegts", "srt": "mpegts"}
@@ -65,6 +74,9 @@ class LiveOutput:
     kind: str = "file"
     #: Seconds to wait for a network receiver to answer (None: not a network output).
     open_timeout: float | None = None
+    #: The ffmpeg command that takes MPEG-TS on its stdin and sends it to ``url``, when
+    #: PyAV's FFmpeg cannot write there itself (``options`` are then the relay's).
+    relay: tuple[str, ...] | None = None
 
 
 def default_output(now: float | None = None) -> str:
@@ -87,18 +99,25 @@ def live_output(sink: str, *, segment_seconds: float | None = None,
 def _stream_output(url: str, timeout: float) -> LiveOutput:
     scheme = urlsplit(url).scheme.lower()
     if scheme not in STREAM_FORMATS:
-        raise UserError(f"{url}: unsupported output; use a file, rtsp://, rtmp://, udp:// "
-                        f"or - for MPEG-TS on stdout")
+        raise UserError(f"{url}: unsupported output; use a file, rtsp://, rtmp://, udp://, "
+                        f"srt:// or - for MPEG-TS on stdout")
     micros = str(int(timeout * 1_000_000))
     if scheme in ("rtsp", "rtsps"):
         options = {"rtsp_transport": "tcp", "timeout": micros}
+    elif scheme == "srt":
+        # SRT's own I/O timeout, its handshake's (milliseconds), and time on closing to send
+        # what is still in flight (live mode's default, none, loses the last frames).
+        options = {"timeout": micros, "connect_timeout": str(max(1, int(timeout * 1000))),
+                   "linger": str(max(1, math.ceil(timeout)))}
     else:  # a dead receiver must not block the encoder forever
         options = {"rw_timeout": micros}
     if scheme == "udp" and "pkt_size" not in url:
         # Seven 188-byte TS packets per datagram: never fragmented on an Ethernet path.
         url += ("&" if "?" in url else "?") + "pkt_size=1316"
+    binary = relay_binary(url, output=True)
+    relay = None if binary is None else sink_command(binary, url, options)
     return LiveOutput(url, url, STREAM_FORMATS[scheme], options, kind="stream",
-                      open_timeout=timeout)
+                      open_timeout=timeout, relay=relay)
 
 
 def _file_output(path: Path, segment_seconds: float | None,
@@ -141,7 +160,12 @@ class LiveSink:
     def __init__(self, out: LiveOutput, info: VideoInfo, settings: EncodeSettings) -> None:
         self.out = out
         self._finished = False
-        self.container = _open(out)
+        self.relay = None if out.relay is None else Relay(out.relay, output=True)
+        try:
+            self.container = _open(out, self.relay)
+        except BaseException:
+            self._stop_relay()
+            raise
         try:
             self.video = _add_video_stream(self.container, info, live_settings(settings),
                                            Path(out.url))
@@ -166,7 +190,8 @@ class LiveSink:
                 for packet in encode_rgb(self.video, rgb, time_, self._matrix, self._range):
                     self.container.mux(packet)
         except av.error.FFmpegError as exc:
-            raise UserError(f"cannot write {self.out.label}: {exc.strerror}") from None
+            raise UserError(f"cannot write {self.out.label}: "
+                            f"{self._relay_failure() or exc.strerror}") from None
 
     def finish(self) -> None:
         """Drain the encoder and write the trailer: the output is complete and playable."""
@@ -178,19 +203,39 @@ class LiveSink:
                 self.container.mux(packet)
             self.container.close()
         except av.error.FFmpegError as exc:
+            failure = self._relay_failure()
             self._close_quietly()
-            raise UserError(f"cannot finish {self.out.label}: {exc.strerror}") from None
+            raise UserError(f"cannot finish {self.out.label}: "
+                            f"{failure or exc.strerror}") from None
+        if self.relay is not None:  # end of file: it sends what it holds, and exits
+            failure = self.relay.finish(RELAY_FINISH_S + (self.out.open_timeout or 0))
+            if failure is not None:
+                raise UserError(f"cannot finish {self.out.label}: {failure}")
+
+    def _relay_failure(self) -> str | None:
+        """Why the relay died, if it did: a broken pipe says less."""
+        if self.relay is None or not self.relay.wait_exit(0.5):
+            return None
+        return self.relay.failure()
 
     def _close_quietly(self) -> None:
         """Close without draining, after a failure: what was written stays."""
         self._finished = True
         with contextlib.suppress(Exception):
             self.container.close()
+        self._stop_relay()
+
+    def _stop_relay(self) -> None:
+        if self.relay is not None:
+            self.relay.stop()
 
 
-def _open(out: LiveOutput) -> av.container.OutputContainer:
+def _open(out: LiveOutput, relay: Relay | None) -> av.container.OutputContainer:
     # Every packet goes out as soon as it is muxed: FFmpeg's 32 KiB write buffer would hold
     # seconds of a small live stream back from a viewer (and from the disk, after a crash).
+    if relay is not None:  # MPEG-TS into its stdin; the network options are its
+        return av.open(relay.url, "w", format="mpegts",
+                       container_options={"flush_packets": "1"})
     options = {"flush_packets": "1", **out.options}
     try:
         return av.open(out.url, "w", format=out.format, container_options=options,

@@ -14,6 +14,9 @@ Why this is not ``FileSource``:
   output carries on.
 - Nothing queues up: the reader keeps only the newest few frames (older ones are dropped and
   counted), and the decoder uses slice threads only (frame threads hold back a frame each).
+- A protocol PyAV's FFmpeg lacks (``srt://`` in its wheels) is read through the system
+  ``ffmpeg`` (``ffmpeg_relay``): each connection runs its own relay, and a relay that exits
+  is a connection that ended.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import numpy as np
 from av.codec.context import Flags
 
 from ..errors import UserError
+from .ffmpeg_relay import Relay, relay_binary, source_command
 from .frames import Batch, FrameTime, VideoInfo
 from .source import _video_info, to_rgb
 
@@ -67,6 +71,16 @@ BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 10.0
 #: How often a waiting reader checks for stop requests and stalls.
 POLL_S = 0.05
+#: How long closing a relayed connection may wait for its relay to be reaped (it is sent
+#: SIGTERM, then SIGKILL after ffmpeg_relay.STOP_GRACE_S).
+RELAY_CLOSE_S = 5.0
+#: How long a relay whose pipe ended gets to exit by itself, and say why, before it is
+#: terminated.
+RELAY_EXIT_S = 1.0
+#: Probing (microseconds of stream) by a relay, and by PyAV of the relay's pipe.
+RELAY_ANALYZE_US = 500_000
+#: A paced HLS frame further than this from its time restarts the schedule (``_Pacer``).
+HLS_RESYNC_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -83,6 +97,9 @@ class LiveInput:
     kind: str = "network"
     open_timeout: float = 5.0
     read_timeout: float = 5.0
+    #: The ffmpeg command that relays the source as MPEG-TS on its stdout, when PyAV's
+    #: FFmpeg cannot open ``url`` itself; ``options`` are then for reading that pipe.
+    relay: tuple[str, ...] | None = None
 
     @property
     def reconnects(self) -> bool:
@@ -115,9 +132,21 @@ def live_input(source: str, *, timeout: float = 5.0, realtime: bool = False,
         return LiveInput(url=source, format="video4linux2", options=webcam,
                          kind="device", **common)
     if "://" in source:
-        return LiveInput(url=source, format=None, kind="network",
-                         options=network_options(source, timeout, rtsp_transport), **common)
+        return _network_input(source, network_options(source, timeout, rtsp_transport), common)
     return _file_input(Path(source), realtime, common)
+
+
+def _network_input(url: str, options: dict[str, str], common: dict) -> LiveInput:
+    """PyAV opens ``url`` itself where its FFmpeg can; otherwise a system ffmpeg relays it,
+    with the options (timeouts, probing), and PyAV reads its MPEG-TS with quick probing."""
+    binary = relay_binary(url, output=False)
+    if binary is None:
+        return LiveInput(url=url, format=None, kind="network", options=options, **common)
+    # Both ends probe, so each gets half the time: the first frame comes ~1 s sooner.
+    options = {**options, "analyzeduration": str(RELAY_ANALYZE_US)}
+    pipe_options = {"fflags": "nobuffer", "analyzeduration": str(RELAY_ANALYZE_US)}
+    return LiveInput(url=url, format="mpegts", kind="network", options=pipe_options,
+                     relay=source_command(binary, url, options), **common)
 
 
 def network_options(url: str, timeout: float, rtsp_transport: str = "tcp") -> dict[str, str]:
@@ -135,6 +164,8 @@ def network_options(url: str, timeout: float, rtsp_transport: str = "tcp") -> di
         options["rtsp_transport"] = rtsp_transport
     if scheme == "udp":
         options["overrun_nonfatal"] = "1"  # a burst the reader missed is a glitch, not the end
+    if scheme == "srt":  # SRT's handshake has a timeout of its own, in milliseconds
+        options["connect_timeout"] = str(max(1, int(timeout * 1000)))
     return options
 
 
@@ -185,8 +216,8 @@ def describe(exc: BaseException | None, inp: LiveInput, seconds: float = 0.0) ->
         return f"no answer within {inp.read_timeout:g} s"
     if isinstance(exc, av.error.ProtocolNotFoundError):
         scheme = urlsplit(inp.url).scheme
-        return (f"this FFmpeg build (PyAV's) cannot read {scheme}://; relay the stream to "
-                f"rtsp:// or udp:// with ffmpeg")
+        return (f"this FFmpeg build (PyAV's) cannot read {scheme}://; install an ffmpeg "
+                f"program that can (`ffmpeg -protocols`) and it is relayed through it")
     if isinstance(exc, av.error.FFmpegError):
         return exc.strerror or type(exc).__name__
     return f"{type(exc).__name__}: {exc}"
@@ -252,11 +283,24 @@ class _Connection:
         self._alive_at = time.monotonic()
         self._failed_after = 0.0  # seconds of silence before the error
         self._abandoned = threading.Event()
+        self._relay: Relay | None = None
+        self._relay_lock = threading.Lock()  # abandon() and the thread starting the relay
+        self._closed = threading.Event()
         threading.Thread(target=self._run, name="live-read", daemon=True).start()
 
     def abandon(self) -> None:
-        """Stop reading at the next chance; the thread closes the container itself."""
-        self._abandoned.set()
+        """Stop reading at the next chance; the thread closes the container itself. A relay
+        is terminated at once: that also ends a read blocked on its pipe."""
+        with self._relay_lock:
+            self._abandoned.set()
+            if self._relay is not None:
+                self._relay.terminate()
+
+    def wait_closed(self, timeout: float) -> bool:
+        """After ``abandon()``: wait until the thread has closed the connection (and reaped
+        its relay). Only a relayed connection is sure to close promptly (terminating the
+        relay ends its pipe); any other is left to die of its own timeout."""
+        return self._relay is None or self._closed.wait(timeout)
 
     def failure(self, now: float) -> str | None:
         """Why this connection is of no more use (ended, failed, or silent for longer than its
@@ -271,7 +315,7 @@ class _Connection:
     def _run(self) -> None:
         container = None
         try:
-            container = av.open(self.inp.url, "r", format=self.inp.format,
+            container = av.open(self._start_relay(), "r", format=self.inp.format,
                                 container_options=self.inp.options,
                                 timeout=(self.inp.open_timeout + INTERRUPT_GRACE_S,
                                          self.inp.read_timeout + INTERRUPT_GRACE_S))
@@ -281,12 +325,36 @@ class _Connection:
             self.error = exc
             self._failed_after = time.monotonic() - self._alive_at
         finally:
-            self.done.set()
             if container is not None:
                 try:
                     container.close()
                 except Exception as exc:  # a broken connection may not close cleanly
                     log.debug("closing %s: %s", self.inp.label, exc)
+            self._stop_relay()
+            self.done.set()
+            self._closed.set()
+
+    def _start_relay(self) -> str:
+        """What ``av.open`` opens: the source itself, or the pipe of a new relay."""
+        if self.inp.relay is None:
+            return self.inp.url
+        with self._relay_lock:
+            if self._abandoned.is_set():
+                raise UserError("stopped")
+            self._relay = Relay(self.inp.relay, output=False)
+        return self._relay.url
+
+    def _stop_relay(self) -> None:
+        """Reap the relay; if it died of an error, that error is why the connection ended
+        (PyAV only saw its pipe end)."""
+        if self._relay is None:
+            return
+        if not self._abandoned.is_set():  # its pipe ended: it is exiting; let it say why
+            self._relay.wait_exit(RELAY_EXIT_S)
+        failure = self._relay.failure()
+        self._relay.stop()
+        if failure is not None and not self._abandoned.is_set():
+            self.error = UserError(failure)
 
     def _read(self, container: av.container.InputContainer) -> None:
         if not container.streams.video:
@@ -296,7 +364,7 @@ class _Connection:
         cc = video.codec_context
         cc.thread_type = "SLICE"  # frame threads would hold back a frame per thread
         cc.flags |= Flags.low_delay
-        pace = _Pacer(self._abandoned, self._touch) if self.inp.realtime else None
+        pace = self._pacer(container)
         for packet in container.demux(video):
             self._touch()
             if self._abandoned.is_set():
@@ -307,6 +375,16 @@ class _Connection:
                 if pace is not None and not pace.wait(frame):
                     return
                 self._put((frame, time.monotonic()))
+
+    def _pacer(self, container: av.container.InputContainer) -> _Pacer | None:
+        """A file is played at its own rate. So is HLS: it comes a segment (seconds of
+        frames) at a time, and unpaced, all but the newest two frames of each would be
+        dropped; paced, it plays smoothly, a segment or so behind, as HLS players do."""
+        if self.inp.realtime:
+            return _Pacer(self._abandoned, self._touch)
+        if container.format.name == "hls":
+            return _Pacer(self._abandoned, self._touch, resync_after=HLS_RESYNC_S)
+        return None
 
     def _touch(self) -> None:
         self._alive_at = time.monotonic()
@@ -332,10 +410,17 @@ class _Connection:
 
 
 class _Pacer:
-    """Releases a file's frames at their own timestamps, as a camera would send them."""
+    """Releases frames at their own timestamps, as a camera would send them.
 
-    def __init__(self, abandoned: threading.Event, touch: Callable[[], None]) -> None:
+    With ``resync_after``, a frame that comes later than that behind its time (a stalled
+    playlist, a jump in the timestamps) starts the schedule again from itself, rather than
+    let the frames behind it through all at once, where most would be dropped.
+    """
+
+    def __init__(self, abandoned: threading.Event, touch: Callable[[], None],
+                 resync_after: float | None = None) -> None:
         self._abandoned, self._touch = abandoned, touch
+        self._resync_after = resync_after
         self._start: tuple[float, float] | None = None  # (frame seconds, monotonic)
 
     def wait(self, frame: av.VideoFrame) -> bool:
@@ -343,7 +428,7 @@ class _Pacer:
         seconds = frame.time
         if seconds is None:
             return not self._abandoned.is_set()
-        if self._start is None:
+        if self._start is None or self._resync(seconds):
             self._start = (seconds, time.monotonic())
         due = self._start[1] + seconds - self._start[0]
         while (left := due - time.monotonic()) > 0:
@@ -351,6 +436,12 @@ class _Pacer:
                 return False
             self._touch()  # sleeping on purpose is not a stall
         return not self._abandoned.is_set()
+
+    def _resync(self, seconds: float) -> bool:
+        if self._resync_after is None:
+            return False
+        late = time.monotonic() - (self._start[1] + seconds - self._start[0])
+        return not -self._resync_after <= late <= self._resync_after
 
 
 def live_video_info(stream: av.video.VideoStream, first: av.VideoFrame) -> VideoInfo:
@@ -414,8 +505,12 @@ class LiveSource:
         self.stop_event.set()
 
     def close(self) -> None:
+        """Stop, and close the current connection: a relay is reaped before this returns."""
         self.stop()
         self._conn.abandon()
+        if not self._conn.wait_closed(RELAY_CLOSE_S):
+            log.warning("%s: the relay did not stop within %g s", self.inp.label,
+                        RELAY_CLOSE_S)
 
     def batches(self, size: int) -> Iterator[Batch]:
         """The newest frames, up to ``size`` at a time: a batch never waits to fill up."""
@@ -515,5 +610,6 @@ class LiveSource:
 
     def _retire(self, conn: _Connection) -> None:
         conn.abandon()
+        conn.wait_closed(RELAY_CLOSE_S)  # a relay is reaped before the next one starts
         self._retired_drops += conn.dropped
         conn.dropped = 0
