@@ -142,7 +142,8 @@ def _network_input(url: str, options: dict[str, str], common: dict) -> LiveInput
     binary = relay_binary(url, output=False)
     if binary is None:
         return LiveInput(url=url, format=None, kind="network", options=options, **common)
-    # Both ends probe, so each gets half the time: the first frame comes ~1 s sooner.
+    # Both ends probe: half a second each rather than a second brings the first frame ~1 s
+    # sooner.
     options = {**options, "analyzeduration": str(RELAY_ANALYZE_US)}
     pipe_options = {"fflags": "nobuffer", "analyzeduration": str(RELAY_ANALYZE_US)}
     return LiveInput(url=url, format="mpegts", kind="network", options=pipe_options,
@@ -325,12 +326,14 @@ class _Connection:
             self.error = exc
             self._failed_after = time.monotonic() - self._alive_at
         finally:
+            if self._relay is None:  # the watchdog need not wait for a close (an RTSP
+                self.done.set()      # TEARDOWN can take its timeout)
             if container is not None:
                 try:
                     container.close()
                 except Exception as exc:  # a broken connection may not close cleanly
                     log.debug("closing %s: %s", self.inp.label, exc)
-            self._stop_relay()
+            self._stop_relay()  # before done: its error is the connection's
             self.done.set()
             self._closed.set()
 
