@@ -170,7 +170,8 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 @click.argument("source", metavar="SOURCE")
 @click.option("-o", "--output", "sink", metavar="SINK",
               help="A file (.mkv .mp4 .mov .ts .flv), rtsp:// (publish), rtmp://, udp:// "
-                   "(MPEG-TS), or - for MPEG-TS on stdout. [default: live-DATE-TIME.mkv]")
+                   "or srt:// (MPEG-TS), or - for MPEG-TS on stdout. "
+                   "[default: live-DATE-TIME.mkv]")
 @click.option("--max-latency", type=click.IntRange(min=1), default=500, show_default=True,
               metavar="MS", help="No frame waits longer than this for the model; older frames "
                                  "are dropped (and counted).")
