@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from .engine import create_engine, frames_to_tensor, tensor_to_frames
 from .temporal import DEFAULT_STRENGTH, TemporalSmoother
@@ -45,13 +47,28 @@ class Demoirer:
             self.smoother.reset()
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
+        return self.smooth(self.infer(frames))
+
+    def stages(self) -> list[Callable]:
+        """``__call__`` in the two halves a ``Pipeline`` runs in threads of their own, so that
+        the smoother works on one batch while the network works on the next: ``infer`` (any
+        order) then ``smooth`` (in stream order). Composed, they are ``__call__``."""
+        return [self.infer, self.smooth]
+
+    def infer(self, frames: np.ndarray) -> torch.Tensor:
+        """The network alone: uint8 N x H x W x 3 in, its float N x 3 x H x W output on the
+        engine's device."""
         frames = np.asarray(frames)
         if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
             raise ValueError(f"expected uint8 frames of shape (N, H, W, 3), got "
                              f"{frames.dtype} {frames.shape}")
         if frames.shape[0] == 0:
-            return frames.copy()
-        out = self.engine(frames_to_tensor(frames, self.engine.device))
-        if self.smoother is not None:
+            return torch.empty((0, 3, *frames.shape[1:3]), device=self.engine.device)
+        return self.engine(frames_to_tensor(frames, self.engine.device))
+
+    def smooth(self, out: torch.Tensor) -> np.ndarray:
+        """The network's output smoothed over time (with ``temporal``; the stream's batches
+        in order), as uint8 N x H x W x 3 on the host."""
+        if self.smoother is not None and len(out):
             out = self.smoother(out)
         return tensor_to_frames(out)

@@ -1,14 +1,21 @@
-"""The one path every frame takes: decode thread -> engine -> encode thread.
+"""The one path every frame takes: decode thread -> model stage thread(s) -> encode thread.
 
 ```
-source.batches() --[queue]--> transform (caller's thread) --[queue]--> sink.write()
-   decode thread                 the model                       encode thread
+source.batches() --[queue]--> infer --[queue]--> smooth --[queue]--> sink.write()
+   decode thread          the network     the temporal smoother      encode thread
 ```
 
-The three stages overlap, so a clip takes about as long as its slowest stage. The queues are
-bounded (``depth`` batches each) so memory stays flat however long the input is; what happens
-when a queue is full is the job's ``DropPolicy``: a file job waits (``BLOCK``: no frame is ever
-dropped, duplicated or reordered), a live job drops the oldest queued batch and counts it.
+Every stage is a thread of its own and they overlap, so a clip takes about as long as its
+slowest stage. The model is one stage, or several where the transform says how it splits
+(``model_stages``): a ``Demoirer`` runs its network and its temporal smoother in two, so the
+smoother's many small operations on one batch fill the cores the network leaves idle while it
+works on the next (on a CPU, torch releases the GIL inside each operation). Each stage takes
+its batches in order from one queue and hands them on in order, so order is kept.
+
+The queues are bounded (``depth`` batches each) so memory stays flat however long the input
+is; what happens when a queue is full is the job's ``DropPolicy``: a file job waits
+(``BLOCK``: no frame is ever dropped, duplicated or reordered), a live job drops the oldest
+queued batch and counts it.
 
 A live job also hands it ``max_age``: a batch whose oldest frame has already waited longer
 than that when the model could start on it is dropped (and counted) too, so nothing waits in
@@ -22,6 +29,7 @@ only in the source, the sink and the policy they hand it. ``clean_file`` is the 
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import math
 import queue
@@ -42,6 +50,14 @@ log = logging.getLogger(__name__)
 #: The model stage: uint8 RGB frames N x H x W x 3 in, the same shape and dtype out
 #: (a ``Demoirer`` is one).
 Transform = Callable[[np.ndarray], np.ndarray]
+
+
+def model_stages(transform: Transform) -> list[Transform]:
+    """The model as the pipeline runs it: the stages ``transform.stages()`` lists where it has
+    that method (a ``Demoirer``: network, then temporal smoother), each in a thread of its own
+    and fed the previous one's output; else the transform itself, in one thread."""
+    stages = getattr(transform, "stages", None)
+    return list(stages()) if callable(stages) else [transform]
 
 
 def reset_stream(transform: Transform) -> None:
@@ -217,6 +233,10 @@ class _Channel:
 class Pipeline:
     """Runs source -> transform -> sink once; ``run()`` returns when the sink has every batch.
 
+    Each stage runs in a thread of its own (decode, each of ``model_stages(transform)``,
+    encode), joined by bounded queues; the calling thread only waits for them, so Ctrl-C
+    reaches it at once.
+
     On any failure in any stage (or Ctrl-C), all stages stop and ``run()`` raises the first
     error; finishing or discarding the sink's output is the caller's business.
 
@@ -238,20 +258,24 @@ class Pipeline:
         self.stats = PipelineStats()
         self._abort = threading.Event()
         self._error: BaseException | None = None
-        self._decoded = _Channel(depth, policy, self._abort, max_age)
-        self._processed = _Channel(depth, policy, self._abort)
+        self._stages = model_stages(transform)
+        # One queue into each model stage, one into the sink; only the model's first input
+        # can be too old (later ones already cost model time).
+        self._queues = [_Channel(depth, policy, self._abort, max_age if i == 0 else None)
+                        for i in range(len(self._stages) + 1)]
 
     def run(self) -> PipelineStats:
         reset_stream(self.transform)  # one run is one stream: no history from an earlier one
-        threads = [threading.Thread(target=self._guarded, args=(stage,), name=name, daemon=True)
-                   for name, stage in (("decode", self._decode), ("encode", self._encode))]
+        workers = [("decode", self._decode),
+                   *((f"model:{getattr(fn, '__name__', k)}", functools.partial(self._model, k))
+                     for k, fn in enumerate(self._stages)),
+                   ("encode", self._encode)]
+        threads = [threading.Thread(target=self._guarded, args=(work,), name=name, daemon=True)
+                   for name, work in workers]
         start = time.perf_counter()
         for thread in threads:
             thread.start()
-        try:
-            self._guarded(self._process)
-        finally:
-            self._join(threads)
+        self._join(threads)
         self.stats.seconds = time.perf_counter() - start
         self.stats.dropped = self.dropped
         if self._error is not None:
@@ -262,7 +286,7 @@ class Pipeline:
     def dropped(self) -> int:
         """Frames dropped so far (``DROP_OLDEST``): a queue was full, or they waited longer
         than ``max_age``."""
-        return self._decoded.dropped + self._processed.dropped
+        return sum(q.dropped for q in self._queues)
 
     def _guarded(self, stage: Callable[[], None]) -> None:
         """Run a stage; on failure remember the first error and stop the others."""
@@ -281,8 +305,8 @@ class Pipeline:
         self._abort.set()
 
     def _join(self, threads: list[threading.Thread]) -> None:
-        """Wait for the stage threads even through Ctrl-C: the sink may only be closed once
-        no thread writes to it any more."""
+        """Wait for the stage threads even through Ctrl-C (which stops them): the sink may
+        only be closed once no thread writes to it any more."""
         for thread in threads:
             while thread.is_alive():
                 try:
@@ -292,20 +316,21 @@ class Pipeline:
 
     def _decode(self) -> None:
         for batch in self.source.batches(self.batch_size):
-            self._decoded.put(batch)
+            self._queues[0].put(batch)
             if self._abort.is_set():
                 raise _Stopped
-        self._decoded.put(_END)
+        self._queues[0].put(_END)
 
-    def _process(self) -> None:
-        for batch in self._decoded:
+    def _model(self, k: int) -> None:
+        stage, inbox, outbox = self._stages[k], self._queues[k], self._queues[k + 1]
+        for batch in inbox:
             if len(batch):
-                batch = replace(batch, frames=self.transform(batch.frames))
-            self._processed.put(batch)
-        self._processed.put(_END)
+                batch = replace(batch, frames=stage(batch.frames))
+            outbox.put(batch)
+        outbox.put(_END)
 
     def _encode(self) -> None:
-        for batch in self._processed:
+        for batch in self._queues[-1]:
             self.sink.write(batch)
             if batch.arrival:
                 now = time.monotonic()

@@ -134,15 +134,15 @@ def test_unknown_device_is_one_line(media, clean, tmp_path):
 def test_ctrl_c_mid_run_leaves_nothing(media, clean, tmp_path, monkeypatch):
     src = media.video(pts=list(range(0, 800, 40)), audio="aac")
     calls = []
-    real_call = Demoirer.__call__
+    real_infer = Demoirer.infer  # the pipeline's first model stage (Demoirer.stages)
 
     def interrupted(self, frames):
         calls.append(len(frames))
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return real_call(self, frames)
+        return real_infer(self, frames)
 
-    monkeypatch.setattr(Demoirer, "__call__", interrupted)
+    monkeypatch.setattr(Demoirer, "infer", interrupted)
     result = clean(src, "-o", tmp_path / "out.mp4", "--batch", "2")
     assert_failed_cleanly(result, tmp_path, "interrupted", src, code=130)
 

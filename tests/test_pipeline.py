@@ -10,8 +10,10 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from streamdemoire import api
+from streamdemoire.api import Demoirer
 from streamdemoire.io import Batch, FrameTime
-from streamdemoire.pipeline import DropPolicy, Pipeline
+from streamdemoire.pipeline import DropPolicy, Pipeline, model_stages
 
 TB = Fraction(1, 1000)
 
@@ -53,7 +55,8 @@ class ListSink:
 
 
 def stage_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name in ("decode", "encode")]
+    return [t for t in threading.enumerate()
+            if t.name in ("decode", "encode") or t.name.startswith("model:")]
 
 
 def test_every_frame_once_in_order_through_the_transform():
@@ -120,3 +123,50 @@ def test_progress_callback_sees_every_batch():
     Pipeline(CountingSource(5), lambda f: f, ListSink(), batch_size=2,
              on_batch=lambda s: seen.append(s.frames)).run()
     assert seen == [2, 4, 5, 5]
+
+
+class MovingSource:
+    """A picture panning a few pixels per frame (the smoother's history is in play), in
+    batches of ``size``."""
+
+    def __init__(self, n: int, width: int = 160, height: int = 96) -> None:
+        rng = np.random.default_rng(0)
+        self.canvas = rng.integers(0, 256, (height + 40, width + 40, 3), np.uint8)
+        self.canvas[::7] //= 2  # stripes: something for the motion estimate to lock on to
+        self.n, self.width, self.height = n, width, height
+
+    def frame(self, i: int) -> np.ndarray:
+        return self.canvas[i * 2 % 40:][:self.height, i * 3 % 40:][:, :self.width]
+
+    def batches(self, size: int):
+        for start in range(0, self.n, size):
+            idx = range(start, min(start + size, self.n))
+            yield Batch(np.stack([self.frame(i) for i in idx]),
+                        [FrameTime(i * 40, TB, 40) for i in idx])
+
+
+@pytest.mark.parametrize("temporal", [False, True])
+def test_a_demoirer_in_stage_threads_gives_the_frames_its_calls_give(temporal, monkeypatch):
+    """The network and the smoother in threads of their own (``Demoirer.stages``) change
+    nothing: the output is bit for bit what calling the Demoirer batch after batch in one
+    thread gives, which is what the pipeline did before it split the model stage.
+
+    Without smoothing the network's float output is compared, before rounding to uint8 hides
+    most one-ulp changes: a stage thread running torch with another thread count, or batches
+    cut differently, would show. The smoother is not bit-reproducible in float even run to
+    run in one thread (differences of 1e-25), so with it the uint8 frames ``clean`` encodes
+    are compared."""
+    if not temporal:
+        monkeypatch.setattr(api, "tensor_to_frames", lambda t: t.permute(0, 2, 3, 1).numpy())
+    source, sink = MovingSource(8), ListSink()
+    demoirer = Demoirer(temporal=temporal)  # the shipped model: a real network
+    assert len(model_stages(demoirer)) == 2
+
+    Pipeline(source, demoirer, sink, batch_size=3).run()
+
+    alone = Demoirer(temporal=temporal)
+    expected = [alone(batch.frames) for batch in source.batches(3)]
+    assert [len(b) for b in sink.batches] == [3, 3, 2]
+    for got, want in zip(sink.batches, expected, strict=True):
+        assert got.frames.dtype == (np.uint8 if temporal else np.float32)
+        np.testing.assert_array_equal(got.frames, want)
