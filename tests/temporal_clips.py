@@ -5,9 +5,10 @@ still being trained, so these tests make their own stand-in for "the model's out
 hand-held footage of a screen": a clean screen filmed through a hand-held camera (a small
 homography per frame: pan, zoom, rotation and tilt), plus what a good but imperfect model
 leaves behind, a faint coloured moiré that crawls and changes with every pose, and sensor
-noise. Parts of a clip can scroll on their own (a pane inside the screen) and a clip can cut to
-a different screen. Everything is in float [0, 1], N x 3 x H x W torch tensors, in well under
-a second per clip.
+noise. Parts of a clip can scroll on their own (a pane inside the screen), a clip can cut to
+a different screen, and a photo clip shows fine texture that the camera aliases differently in
+every frame (so the clean truth itself changes from frame to frame, as in the simulator).
+Everything is in float [0, 1], N x 3 x H x W torch tensors, in about a second per clip.
 """
 
 from __future__ import annotations
@@ -64,6 +65,22 @@ def _photo_block(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
             out[c] += 0.3 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (0.02 + 0.1 * r))
     out += 0.15 * (xx > 0.6 + 0.2 * yy)
     return np.clip(0.2 + out, 0, 1)
+
+
+def _fur(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """Fine oriented strands on the lower half of a photo, flat above (hair under a sky): detail
+    at the canvas's resolution, finer than the output samples, so every sub-pixel move of the
+    camera aliases it anew. +-0.1 or so, a third of the photo's own contrast."""
+    noise = rng.normal(0.0, 1.0, (h + 4, w + 4))
+    strands = sum(noise[k:k + h, k:k + w] for k in range(4)) / 2.0  # streaks along a diagonal
+    below = np.clip((np.arange(h)[:, None] / h - 0.4) * 8, 0, 1)
+    return 0.05 * strands * below
+
+
+def photo_screen(seed: int, h: int, w: int) -> np.ndarray:
+    """A 3 x h x w canvas filled by one photo with fine fur-like texture on its lower half."""
+    rng = np.random.default_rng(seed)
+    return np.clip(_photo_block(rng, h, w) + _fur(rng, h, w)[None], 0, 1)
 
 
 def screen(seed: int, h: int, w: int) -> np.ndarray:
@@ -125,14 +142,19 @@ def _leftover_moire(t: int, seed: int, h: int, w: int, amplitude: float) -> torc
 
 
 def render(seed: int = 0, n: int = 12, h: int = 96, w: int = 160, *, cut_at: int | None = None,
-           scroll_px: float = 0.0, moire: float = 0.04, noise: float = 0.01) -> Clip:
+           scroll_px: float = 0.0, moire: float = 0.04, noise: float = 0.01,
+           photo: bool = False) -> Clip:
     """A clip of ``n`` frames. ``cut_at``: the frame where a second, different screen begins.
-    ``scroll_px``: output pixels per frame that a pane (the text's middle third) scrolls up."""
+    ``scroll_px``: output pixels per frame that a pane (the text's middle third) scrolls up.
+    ``photo``: the screen shows :func:`photo_screen`, not antialiased, so its texture aliases
+    (give it a small ``moire`` and ``noise``: a model output that is nearly clean there)."""
     margin = 24
     ch, cw = (h + 2 * margin) * SUPER, (w + 2 * margin) * SUPER
     pane = (h // 3, w // 10, h // 3, w * 3 // 10)
     screens = [_antialias(screen(seed, ch, cw)),
                _antialias(screen(seed + 1000, ch, cw)[:, :, ::-1])]
+    if photo:
+        screens[0] = photo_screen(seed, ch, cw)
     strip = _antialias(_text_block(np.random.default_rng(seed + 7), ch * 2, cw // 2, 0.1,
                                    0.9)[None])[0]
     gen = torch.Generator().manual_seed(seed)

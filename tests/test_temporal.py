@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from temporal_clips import Clip, render
+from temporal_clips import Clip, _antialias, render
 
 from streamdemoire import quality
 from streamdemoire.api import Demoirer
@@ -63,6 +63,14 @@ def cut() -> Clip:
     return render(seed=2, n=10, cut_at=5)
 
 
+@pytest.fixture(scope="module")
+def photo() -> Clip:
+    """Fine texture the camera aliases anew every frame, and an output that is nearly clean:
+    noise of 0.002 only (54 dB), where the truth itself changes between frames by far more
+    (36 dB between a frame and its predecessor warped by the camera's motion)."""
+    return render(seed=3, n=12, photo=True, moire=0.0, noise=0.002)
+
+
 def test_flicker_excess_halves_and_psnr_holds(handheld):
     out, smoother = smooth(handheld.output)
     before = quality.flicker(handheld.output, handheld.clean)
@@ -73,6 +81,21 @@ def test_flicker_excess_halves_and_psnr_holds(handheld):
     assert (quality.warping_error(out, handheld.clean)
             < quality.warping_error(handheld.output, handheld.clean))
     assert smoother.cuts == 0
+
+
+def test_photo_texture_that_changes_every_frame_costs_at_most_0_2_db(photo):
+    """Issue 5's PSNR limit where smoothing has next to nothing to gain: the history's error
+    there (the truth's own change in aliased texture, resampling) is larger than the frame's,
+    so the weights must fall, not blend it in (a fixed residual scale lost 3.3 dB here)."""
+    flickering = photo.output
+    # a leftover that follows the content rather than flickering: a slightly softer output
+    soft = torch.stack([torch.from_numpy(_antialias(f.double().numpy())).float()
+                        for f in photo.clean])
+    steady = (photo.output + 0.3 * (soft - photo.clean)).clamp(0, 1)
+    for per_frame in (flickering, steady):
+        out, smoother = smooth(per_frame)
+        assert smoother.cuts == 0
+        assert quality.psnr(out, photo.clean) >= quality.psnr(per_frame, photo.clean) - 0.2
 
 
 def test_scrolling_pane_leaves_no_trail(scrolling):
@@ -102,7 +125,9 @@ def test_first_frame_after_a_cut_shows_nothing_of_the_last_scene(cut):
 def test_batches_continue_one_stream(handheld):
     whole, _ = smooth(handheld.output, batch=len(handheld.output))
     single, _ = smooth(handheld.output, batch=1)
-    assert torch.allclose(whole, single, atol=1e-6)
+    # float32 reductions round a little differently from run to run (a few 1e-6 even between
+    # two runs with the same batches); an 8-bit level is 4e-3
+    assert torch.allclose(whole, single, atol=2e-5)
 
 
 def test_reset_and_size_change_start_afresh(handheld):
