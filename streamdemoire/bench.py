@@ -334,8 +334,10 @@ def child_clean(path: Path, backend: str, device: str, checkpoint: Path | None,
 
     The fps is ``clean_file``'s own (decode of the first frame to the output's rename; the
     model load before it is not counted)."""
+    from .allocator import keep_freed_memory
     from .pipeline import clean_file
 
+    keep_freed_memory()  # as the command does (streamdemoire.allocator)
     demoirer = make_demoirer(backend, device, checkpoint, temporal)
     with tempfile.TemporaryDirectory() as tmp:
         report = clean_file(path, Path(tmp) / "clean.mp4", demoirer, settings=settings,
@@ -380,10 +382,12 @@ def child_live(path: Path, backend: str, device: str, checkpoint: Path | None,
                temporal: bool, seconds: float, max_latency: float) -> dict:
     """``streamdemoire live FILE --realtime``: the file plays at its own rate, as a camera
     would send it; frames the model cannot keep up with are dropped, as live drops them."""
+    from .allocator import keep_freed_memory
     from .io.live_sink import live_output
     from .io.live_source import live_input
     from .live import run_live
 
+    keep_freed_memory()  # as the command does (streamdemoire.allocator)
     demoirer = make_demoirer(backend, device, checkpoint, temporal)
     with tempfile.TemporaryDirectory() as tmp:
         report = run_live(live_input(str(path), realtime=True),

@@ -21,6 +21,7 @@ import click
 from tqdm import tqdm
 
 from . import __version__
+from .allocator import keep_freed_memory
 from .api import Demoirer
 from .bench import bench
 from .engine import EngineError
@@ -45,6 +46,7 @@ log = logging.getLogger("streamdemoire")
 @click.version_option(__version__, prog_name="streamdemoire")
 def main() -> None:
     """Remove moiré from camera footage of screens, in files and live feeds."""
+    keep_freed_memory()  # this process is the command's: malloc tuned for frames
 
 
 main.add_command(synth)
