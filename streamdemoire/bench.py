@@ -199,19 +199,34 @@ class EngineTransform:
         return tensor_to_frames(self.engine(frames_to_tensor(frames, self.engine.device)))
 
 
-def _rate(frames: int, seconds: float) -> dict[str, float]:
-    return {"frames": frames, "seconds": round(seconds, 3),
+def _rate(frames: int, seconds: float, cpu_seconds: float | None = None) -> dict[str, float]:
+    """Frames per second, and CPU seconds per frame (all of the process's threads): on a
+    busy machine the first falls with the share of the cores it got, the second hardly."""
+    rate = {"frames": frames, "seconds": round(seconds, 3),
             "fps": round(frames / seconds, 3) if seconds > 0 else 0.0}
+    if cpu_seconds is not None and frames:
+        rate["cpu_s_per_frame"] = round(cpu_seconds / frames, 4)
+    return rate
+
+
+class _Clock:
+    """Wall and process CPU time from the moment it is made."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def rate(self, frames: int) -> dict[str, float]:
+        return _rate(frames, time.perf_counter() - self.wall, time.process_time() - self.cpu)
 
 
 def measure_decode(path: Path, batch: int) -> dict[str, float]:
     """``FileSource`` alone: demux, decode (its threads), convert to RGB, stack batches."""
     frames = 0
-    start = time.perf_counter()
+    clock = _Clock()
     with FileSource(path) as source:
         for item in source.batches(batch):
             frames += len(item)
-    return _rate(frames, time.perf_counter() - start)
+    return clock.rate(frames)
 
 
 def measure_encode(path: Path, pool: list[np.ndarray], frames: int, batch: int,
@@ -221,25 +236,25 @@ def measure_encode(path: Path, pool: list[np.ndarray], frames: int, batch: int,
         info = dataclasses.replace(source.info, time_base=Fraction(1, CLIP_FPS), frames=frames)
     with tempfile.TemporaryDirectory() as tmp:
         with FileSink(Path(tmp) / "encoded.mp4", info, [], settings) as sink:
-            start = time.perf_counter()
+            clock = _Clock()
             done = 0
             for rgb in cycled_batches(pool, frames, batch):
                 times = [FrameTime(done + k, info.time_base, 1) for k in range(len(rgb))]
                 sink.write(Batch(rgb, times))
                 done += len(rgb)
             sink.finish()
-            seconds = time.perf_counter() - start
-    return _rate(frames, seconds)
+            rate = clock.rate(frames)
+    return rate
 
 
 def measure_transform(transform: Callable[[np.ndarray], np.ndarray], pool: list[np.ndarray],
                       frames: int, batch: int) -> dict[str, float]:
     """A uint8 -> uint8 model stage alone; one untimed call first (allocations, autotuning)."""
     transform(next(cycled_batches(pool, batch, batch)))
-    start = time.perf_counter()
+    clock = _Clock()
     for rgb in cycled_batches(pool, frames, batch):
         transform(rgb)
-    return _rate(frames, time.perf_counter() - start)
+    return clock.rate(frames)
 
 
 def temporal_smoother() -> tuple[Callable[[], Any] | None, str | None]:
@@ -260,14 +275,14 @@ def measure_temporal(factory: Callable[[], Any], pool: list[np.ndarray], frames:
     tensors = [frames_to_tensor(rgb, dev) for rgb in cycled_batches(pool, len(pool), batch)]
     smoother(tensors[0])
     _sync(dev)
-    start = time.perf_counter()
+    clock = _Clock()
     done = 0
     while done < frames:
         chunk = tensors[(done // batch) % len(tensors)][: frames - done]
         smoother(chunk)
         done += len(chunk)
     _sync(dev)
-    return _rate(frames, time.perf_counter() - start)
+    return clock.rate(frames)
 
 
 def _sync(device: torch.device) -> None:
@@ -340,9 +355,12 @@ def child_clean(path: Path, backend: str, device: str, checkpoint: Path | None,
     keep_freed_memory()  # as the command does (streamdemoire.allocator)
     demoirer = make_demoirer(backend, device, checkpoint, temporal)
     with tempfile.TemporaryDirectory() as tmp:
+        cpu = time.process_time()
         report = clean_file(path, Path(tmp) / "clean.mp4", demoirer, settings=settings,
                             batch_size=batch)
-    return {**_rate(report.frames, report.seconds), "backend": demoirer.engine.describe(),
+        cpu = time.process_time() - cpu
+    return {**_rate(report.frames, report.seconds, cpu),
+            "backend": demoirer.engine.describe(),
             **_peaks(demoirer.engine.device)}
 
 
@@ -365,7 +383,7 @@ def child_loop(path: Path, backend: str, device: str, checkpoint: Path | None,
         vout = out.add_stream(settings.codec, rate=vin.average_rate, options=options)
         vout.width, vout.height, vout.pix_fmt = vin.width, vin.height, "yuv420p"
         vout.time_base = vin.time_base
-        start = time.perf_counter()
+        clock = _Clock()
         for frame in inp.decode(vin):
             rgb = frame.to_ndarray(format="rgb24")
             cleaned = av.VideoFrame.from_ndarray(demoirer(rgb[None])[0], format="rgb24")
@@ -374,8 +392,8 @@ def child_loop(path: Path, backend: str, device: str, checkpoint: Path | None,
             frames += 1
         out.mux(vout.encode())
         out.close()
-        seconds = time.perf_counter() - start
-    return {**_rate(frames, seconds), **_peaks(demoirer.engine.device)}
+        rate = clock.rate(frames)
+    return {**rate, **_peaks(demoirer.engine.device)}
 
 
 def child_live(path: Path, backend: str, device: str, checkpoint: Path | None,
@@ -501,7 +519,8 @@ def _efficiency(result: dict, main: Variant, options: BenchOptions) -> dict:
     The stages are the pipeline's threads, each measured alone: decode, the engine, the
     temporal smoother (its own thread when ``clean`` smooths) and encode. For comparison,
     ``engine_then_temporal_fps`` is the two run one after the other in one thread, as the
-    loop runs them (and the pipeline did before they had a thread each).
+    loop runs them (and the pipeline did before they had a thread each; its efficiency was
+    measured against that, so ``efficiency_vs_engine_then_temporal`` continues that figure).
     """
     engine = next(r for r in result["engines"] if Variant(r["backend"], r["device"],
                                                           r["precision"]) == main
@@ -519,6 +538,7 @@ def _efficiency(result: dict, main: Variant, options: BenchOptions) -> dict:
     return {"stages_fps": stages, "slowest_stage": slowest,
             "engine_then_temporal_fps": serial,
             "efficiency": round(pipeline / stages[slowest], 3) if stages[slowest] else None,
+            "efficiency_vs_engine_then_temporal": round(pipeline / serial, 3) if serial else None,
             "clean_vs_loop": round(pipeline / loop, 3) if loop else None}
 
 
@@ -613,6 +633,14 @@ def format_table(report: dict) -> str:
         lines.append(f"  {r['size']}: " + ", ".join(
             f"{e['backend']} {e['device']} {e['precision']} b{e['batch']} {e['fps']:.2f}"
             for e in r["engines"]))
+    lines.append("CPU seconds per frame (all threads; on a busy machine these hold, the fps "
+                 "do not):")
+    for r in report["sizes"]:
+        parts = {"decode": r["decode"], "encode": r["encode"],
+                 "engine": _main_engine(r, report), "temporal": r["temporal"],
+                 "clean": r["pipeline"], "loop": r["loop"]}
+        lines.append(f"  {r['size']}: " + ", ".join(
+            f"{name} {_fmt(part.get('cpu_s_per_frame'), 3)}" for name, part in parts.items()))
     if "memory" in report:
         m = report["memory"]
         lines.append(f"memory at {m['size']}: clean peak RSS {m['short']['peak_rss_mb']:.0f} MiB "

@@ -28,10 +28,12 @@ def test_bench_reports_every_stage(tmp_path: Path, identity_checkpoint: Path) ->
     assert size["size"] == "160x96"
     for stage in ("decode", "encode", "pipeline", "loop"):
         assert size[stage]["frames"] == 4 and size[stage]["fps"] > 0, stage
+        assert size[stage]["cpu_s_per_frame"] > 0, stage
     assert {(e["backend"], e["batch"]) for e in size["engines"]} >= {("torch", 1),
                                                                       ("torch", 2)}
     assert size["temporal"]["fps"] is None or size["temporal"]["fps"] > 0
     assert size["slowest_stage"] in size["stages_fps"]
+    assert {"decode", "engine", "encode"} <= set(size["stages_fps"])
     assert size["efficiency"] > 0 and size["clean_vs_loop"] > 0
     assert size["pipeline"]["peak_rss_mb"] > 0
     live = size["live"]
@@ -49,6 +51,7 @@ def test_bench_reports_every_stage(tmp_path: Path, identity_checkpoint: Path) ->
     # The table is drawn from the same report; the clip is rendered once, then reused.
     table = format_table(report)
     assert "160x96" in table and "eff." in table and "memory at 160x96" in table
+    assert "CPU seconds per frame" in table
     said: list[str] = []
     clip = source_clip(cache, 160, 96, 0.1, said.append)
     assert clip.name == "160x96_seed1_0.1s_30fps.mp4" and not said
