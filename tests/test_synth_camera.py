@@ -157,19 +157,3 @@ def test_shading_darkens_the_moire_frame_but_not_the_twin():
     assert (right[0] - left[0]) > (right[1] - left[1]) + 5  # red drifts more than green
     corner, centre = moire[:8, :8, 1].mean(), moire[28:36, 44:52, 1].mean()
     assert corner < centre - 5
-
-
-def test_chroma_noise_reduction_smooths_colour_not_luma():
-    """The phone's chroma NR turns fine colour zippering into broad bands; luma is untouched."""
-    plain, _ = _flat_white_moire(pitch=1.3, sensor_scale=1.0)
-    smoothed, _ = _flat_white_moire(pitch=1.3, sensor_scale=1.0, chroma_nr=2.0)
-
-    def chroma(img):
-        return img - img.mean(axis=2, keepdims=True)
-
-    def fine(img):
-        return img - np.stack([gaussian_filter(img[..., c], 2.0) for c in range(3)], -1)
-
-    assert np.abs(fine(chroma(smoothed))).mean() < 0.5 * np.abs(fine(chroma(plain))).mean()
-    luma = np.array([0.299, 0.587, 0.114])
-    assert abs((smoothed @ luma).mean() - (plain @ luma).mean()) < 2

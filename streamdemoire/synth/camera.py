@@ -10,10 +10,8 @@ the simulator renders exactly that chain:
 2. geometry: output pixel -> lens distortion -> projective pose -> display coordinates;
 3. optics: the lens blur softens the subpixel mask (applied analytically, per harmonic);
 4. sensor: pixels larger or smaller than the display pixels integrate the light (sub-samples),
-   a Bayer colour filter keeps one colour per pixel, shot and read noise are added, a
-   bilinear demosaic fills the rest back in, and the phone's chroma noise reduction smooths
-   the colour (not the luma): what turns the demosaic's fine colour zippering into the broad
-   rainbow bands real photos of screens show;
+   a Bayer colour filter keeps one colour per pixel, shot and read noise are added, and a
+   bilinear demosaic fills the rest back in;
 5. shading: lens vignetting and the screen's own falloff with viewing angle (brightness and
    colour drift across the view), a smooth gain on the sensor's light;
 6. the phone's processing: white balance, exposure and a tone curve, downscaling to the video
@@ -72,7 +70,6 @@ class CameraParams:
     Lengths: ``pitch`` is a display pixel in sensor pixels; ``sensor_scale`` is sensor pixels
     per output pixel; ``blur`` is the lens PSF's sigma in sensor pixels; ``defocus`` is a
     further blur in output pixels (focus missed, stabiliser resampling), shared by the twin.
-    ``chroma_nr`` is the chroma noise reduction's sigma in sensor pixels.
     Shading: ``vignette`` darkens the corners by that fraction; ``falloff_x``/``falloff_y``
     are the gain's slope across the view (viewing angle), ``colour_drift`` the extra slope of
     red and blue (an LCD's colour shifts with angle), per unit of half the view's diagonal.
@@ -103,7 +100,6 @@ class CameraParams:
     sharpen_sigma: float = 1.0
     downscale: str = "area"
     jpeg_quality: int | None = 90
-    chroma_nr: float = 0.0
     vignette: float = 0.0
     falloff_x: float = 0.0
     falloff_y: float = 0.0
@@ -148,7 +144,6 @@ class CameraParams:
             sharpen_sigma=float(rng.uniform(0.7, 1.6)),
             downscale=str(rng.choice(["area", "bilinear"], p=[0.6, 0.4])),
             jpeg_quality=int(rng.integers(60, 96)) if rng.random() < 0.85 else None,
-            chroma_nr=float(rng.uniform(0.5, 3.0)) if rng.random() < 0.7 else 0.0,
             **_sample_shading(rng),
         )
 
@@ -333,14 +328,6 @@ def _bayer_mosaic_demosaic(rgb: torch.Tensor, params: CameraParams,
     return F.conv2d(sparse, kernels, groups=3)[0]
 
 
-def _chroma_denoise(rgb: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Blur colour differences but keep luma: a phone's chroma noise reduction."""
-    if sigma <= 0:
-        return rgb
-    luma = (rgb * torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)).sum(0, keepdim=True)
-    return luma + _gaussian_blur(rgb - luma, sigma)
-
-
 def _downscale(img: torch.Tensor, height: int, width: int, method: str) -> torch.Tensor:
     if img.shape[-2:] == (height, width):
         return img
@@ -401,8 +388,7 @@ def render_pair(content: np.ndarray, params: CameraParams, height: int, width: i
     u, v = _output_to_display(params, ys, xs, height, width, hw)
     shown = _sample_content(content_lin, u, v)
     sensor = shown * _subpixel_mask(params, u, v)
-    sensor = _bayer_mosaic_demosaic(sensor, params, rng)
-    sensor = _chroma_denoise(sensor, params.chroma_nr).clamp_(min=0)
+    sensor = _bayer_mosaic_demosaic(sensor, params, rng).clamp_(min=0)
     # The twin: the same samples of an ideal emitter on an ideal full-colour sensor. Sharing
     # the sampling (rather than an area-averaged "perfect" view) keeps out of the pair what no
     # model could learn from the moiré frame: content detail the sensor never saw.
