@@ -102,16 +102,19 @@ def _pairs(n: int, scenes) -> list[int]:
     return [t for t in range(1, n) if scenes is None or scenes[t] == scenes[t - 1]]
 
 
-def _truth_motion(truth: torch.Tensor, pairs: list[int]) -> dict[int, torch.Tensor]:
-    """The camera's motion from frame t - 1 to frame t of the clean truth (N x 1 x H x W luma),
-    per pair: the temporal smoother's own affine estimate, made on the truth so that an
-    output's leftover moiré cannot mislead it."""
+def truth_motion(truth, scenes=None) -> dict[int, torch.Tensor]:
+    """The camera's motion from frame t - 1 to frame t of the clean truth, per pair within a
+    scene: the temporal smoother's own affine estimate, made on the truth so that an output's
+    leftover moiré cannot mislead it. The measures below estimate it themselves; a caller that
+    scores several outputs against one truth passes it to them (``motion=``) once."""
     from .temporal import camera_motion, thumbnail
 
-    def thumb(t: int) -> torch.Tensor:
-        return thumbnail(truth[t].expand(3, -1, -1)[None].float())
+    y = _luma_frames(truth)
 
-    return {t: camera_motion(thumb(t - 1), thumb(t)) for t in pairs}
+    def thumb(t: int) -> torch.Tensor:
+        return thumbnail(y[t].expand(3, -1, -1)[None].float())
+
+    return {t: camera_motion(thumb(t - 1), thumb(t)) for t in _pairs(len(y), scenes)}
 
 
 def _moved(frames: torch.Tensor, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -127,7 +130,7 @@ def temporal_difference(frames, scenes=None, motion: dict[int, torch.Tensor] | N
                         ) -> float:
     """Mean absolute luma difference between consecutive frames of one scene ([0, 1] units).
 
-    With ``motion`` (per pair, from :func:`_truth_motion`) the previous frame is first warped
+    With ``motion`` (per pair, from :func:`truth_motion`) the previous frame is first warped
     onto the current one, and only the pixels the warp covers count.
     """
     y = _luma_frames(frames)
@@ -142,7 +145,8 @@ def temporal_difference(frames, scenes=None, motion: dict[int, torch.Tensor] | N
     return float(torch.stack(diffs).mean()) if diffs else float("nan")
 
 
-def flicker(outputs, truth, scenes=None, stabilise: bool = False) -> float:
+def flicker(outputs, truth, scenes=None, stabilise: bool = False,
+            motion: dict[int, torch.Tensor] | None = None) -> float:
     """Flicker excess: the output's mean absolute temporal luma difference minus the clean
     truth's ([0, 1] units; 0 is as steady as the truth).
 
@@ -154,11 +158,13 @@ def flicker(outputs, truth, scenes=None, stabilise: bool = False) -> float:
     On a moving camera the plain difference also counts sharpness: a blurrier output than the
     truth changes less at moving edges and reads as steadier, even below zero. ``stabilise``
     first warps each previous frame onto the current one by the camera's motion (estimated on
-    the truth), so that only what changes on the screen itself counts.
+    the truth; ``motion``: :func:`truth_motion`'s, where the caller has it), so that only what
+    changes on the screen itself counts.
     """
-    motion = None
-    if stabilise:
-        motion = _truth_motion(_luma_frames(truth), _pairs(len(_luma_frames(truth)), scenes))
+    if not stabilise:
+        motion = None
+    elif motion is None:
+        motion = truth_motion(truth, scenes)
     return (temporal_difference(outputs, scenes, motion)
             - temporal_difference(truth, scenes, motion))
 
@@ -169,18 +175,19 @@ def flicker(outputs, truth, scenes=None, stabilise: bool = False) -> float:
 WARP_MASK_RESIDUAL = 0.03
 
 
-def warping_error(outputs, truth, scenes=None) -> float:
+def warping_error(outputs, truth, scenes=None,
+                  motion: dict[int, torch.Tensor] | None = None) -> float:
     """Mean absolute luma difference between each output frame and the previous output warped
     onto it by the camera's motion, where that motion explains the clean truth.
 
-    The motion is estimated on the truth (:func:`_truth_motion`); pixels where the warped truth
-    misses the truth by more than ``WARP_MASK_RESIDUAL``, or that the warp brings in from
-    outside the frame, are masked out. Lower is steadier; the truth itself scores at most
+    The motion is estimated on the truth (:func:`truth_motion`, or ``motion``); pixels where the
+    warped truth misses the truth by more than ``WARP_MASK_RESIDUAL``, or that the warp brings
+    in from outside the frame, are masked out. Lower is steadier; the truth itself scores at most
     that tolerance.
     """
     y_out, y_true = _luma_frames(outputs), _luma_frames(truth)
     pairs = _pairs(len(y_out), scenes)
-    motion = _truth_motion(y_true, pairs)
+    motion = truth_motion(truth, scenes) if motion is None else motion
     errors = []
     for t in pairs:
         moved, inside = _moved(torch.stack([y_true[t - 1], y_out[t - 1]]), motion[t])
@@ -190,15 +197,17 @@ def warping_error(outputs, truth, scenes=None) -> float:
     return float(torch.stack(errors).mean()) if errors else float("nan")
 
 
-def moving_mask(truth, scenes=None) -> torch.Tensor:
+def moving_mask(truth, scenes=None, motion: dict[int, torch.Tensor] | None = None
+                ) -> torch.Tensor:
     """N x 1 x H x W, True where the clean truth does not follow the camera: content that
     moves on its own (a scroll, a cursor, a video on the screen) or changes, by more than
     ``WARP_MASK_RESIDUAL`` after the camera's motion is taken out. This is where a temporal
     filter would leave ghost trails. The first frame of each scene has no such pixels.
+    ``motion``: :func:`truth_motion`'s, where the caller has it.
     """
     y = _luma_frames(truth)
     pairs = _pairs(len(y), scenes)
-    motion = _truth_motion(y, pairs)
+    motion = truth_motion(truth, scenes) if motion is None else motion
     mask = torch.zeros(y.shape, dtype=torch.bool)
     for t in pairs:
         moved, inside = _moved(y[t - 1:t], motion[t])

@@ -501,25 +501,28 @@ def masked_psnr(out: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor) -> f
 
 
 def temporal_scores(out: torch.Tensor, truth: torch.Tensor, scenes: list[int],
-                    moving: torch.Tensor) -> dict[str, float]:
-    """Every temporal measure of one output clip against its clean truth."""
+                    moving: torch.Tensor, motion: dict[int, torch.Tensor]) -> dict[str, float]:
+    """Every temporal measure of one output clip against its clean truth (``motion``: the
+    truth's camera motion, :func:`quality.truth_motion`, estimated once per clip)."""
     return {
         "psnr": mean([quality.psnr(o, t) for o, t in zip(out, truth, strict=True)]),
         "flicker": quality.flicker(out, truth, scenes),
-        "flicker_stabilised": quality.flicker(out, truth, scenes, stabilise=True),
-        "warping_error": quality.warping_error(out, truth, scenes),
+        "flicker_stabilised": quality.flicker(out, truth, scenes, stabilise=True,
+                                              motion=motion),
+        "warping_error": quality.warping_error(out, truth, scenes, motion=motion),
         "moving_psnr": masked_psnr(out, truth, moving),
     }
 
 
 def compare_smoothing(per_frame: torch.Tensor, truth: torch.Tensor, scenes: list[int],
-                      moving: torch.Tensor, strength: float) -> tuple[dict, torch.Tensor]:
+                      moving: torch.Tensor, motion: dict[int, torch.Tensor], strength: float
+                      ) -> tuple[dict, torch.Tensor]:
     """Scores of ``per_frame`` and of its smoothed version, and the smoothed frames."""
     smoothed, seconds = smooth_clip(per_frame, strength)
     cuts = [t for t in range(1, len(scenes)) if scenes[t] != scenes[t - 1]]
     return {
-        "per_frame": temporal_scores(per_frame, truth, scenes, moving),
-        "smoothed": temporal_scores(smoothed, truth, scenes, moving),
+        "per_frame": temporal_scores(per_frame, truth, scenes, moving, motion),
+        "smoothed": temporal_scores(smoothed, truth, scenes, moving, motion),
         "cut_frames_untouched": all(torch.equal(smoothed[t], per_frame[t]) for t in cuts),
         "temporal_ms_per_frame": seconds * 1000.0,
     }, smoothed
@@ -536,13 +539,14 @@ def temporal_clip(clip: TemporalClip, width: int, height: int, model: Demoirer,
     starts = scene_starts(clip.seed, frame_count(size.seconds, args.fps), args.fps)
     scenes = [sum(t >= s for s in starts) - 1 for t in range(len(clean))]
     truth = as_tensor(clean)
-    moving = quality.moving_mask(truth, scenes)
+    motion = quality.truth_motion(truth, scenes)
+    moving = quality.moving_mask(truth, scenes, motion)
     stand_in = (truth + STAND_IN_LEFT * (as_tensor(moire) - truth)).clamp(0, 1)
     section: dict = {"seed": clip.seed, "kind": clip.kind, "frames": len(clean),
                      "scene_cuts": len(starts) - 1, "moving_share": float(moving.float().mean())}
     curves = {"clean truth": frame_differences(truth)}
     for name, per_frame in (("model", model_frames(model, moire)), ("stand-in", stand_in)):
-        section[name], smoothed = compare_smoothing(per_frame, truth, scenes, moving,
+        section[name], smoothed = compare_smoothing(per_frame, truth, scenes, moving, motion,
                                                     args.temporal_strength)
         if name == "model":
             curves["model, per frame"] = frame_differences(per_frame)
@@ -781,16 +785,20 @@ def simulated_table(report: dict) -> str:
 
 def temporal_table(report: dict) -> str:
     """Per clip and on average: per-frame output against smoothed, for model and stand-in."""
+
+    def cell(before: float, after: float, spec: str) -> str:
+        return f"{before:{spec}} > {after:{spec}}".rjust(22)
+
     lines = [f"temporal smoothing at {report['size']}, strength {report['strength']:g}: "
              f"{len(report['clips'])} clip(s), every frame at {report['fps']:g} fps",
-             f"  {'clip':<22}{'output':<10}" + "".join(f"{c:>17}" for c in (
+             f"  {'clip':<22}{'output':<10}" + "".join(f"{c:>22}" for c in (
                  "PSNR", "flicker", "flicker stab.", "warp error", "moving PSNR"))]
     keys = ("psnr", "flicker", "flicker_stabilised", "warping_error", "moving_psnr")
     for clip in report["clips"]:
         for name in ("model", "stand-in"):
             before, after = clip[name]["per_frame"], clip[name]["smoothed"]
             lines.append(f"  {clip['seed']:>5} {clip['kind']:<16}{name:<10}" + "".join(
-                f"{before[k]:8.4g}>{after[k]:<8.4g}" for k in keys))
+                cell(before[k], after[k], ".2f" if "psnr" in k else "+.5f") for k in keys))
     for key, name in (("model", "model"), ("stand_in", f"stand-in ({STAND_IN_LEFT:.0%} of "
                                                         "the moiré left)")):
         s = report[key]
