@@ -12,10 +12,10 @@ smoother's many small operations on one batch fill the cores the network leaves 
 works on the next (on a CPU, torch releases the GIL inside each operation). Each stage takes
 its batches in order from one queue and hands them on in order, so order is kept.
 
-The queues are bounded (``depth`` batches each) so memory stays flat however long the input
-is; what happens when a queue is full is the job's ``DropPolicy``: a file job waits
-(``BLOCK``: no frame is ever dropped, duplicated or reordered), a live job drops the oldest
-queued batch and counts it.
+The queues are bounded (``depth`` batches each; one between two model stages) so memory
+stays flat however long the input is; what happens when a queue is full is the job's
+``DropPolicy``: a file job waits (``BLOCK``: no frame is ever dropped, duplicated or
+reordered), a live job drops the oldest queued batch and counts it.
 
 A live job also hands it ``max_age``: a batch whose oldest frame has already waited longer
 than that when the model could start on it is dropped (and counted) too, so nothing waits in
@@ -260,9 +260,13 @@ class Pipeline:
         self._error: BaseException | None = None
         self._stages = model_stages(transform)
         # One queue into each model stage, one into the sink; only the model's first input
-        # can be too old (later ones already cost model time).
-        self._queues = [_Channel(depth, policy, self._abort, max_age if i == 0 else None)
-                        for i in range(len(self._stages) + 1)]
+        # can be too old (later ones already cost model time). Between two model stages one
+        # batch is enough for them to overlap, and theirs are the largest (float frames, four
+        # times the bytes of uint8 ones): they hold one.
+        last = len(self._stages)
+        self._queues = [_Channel(depth if i in (0, last) else 1, policy, self._abort,
+                                 max_age if i == 0 else None)
+                        for i in range(last + 1)]
 
     def run(self) -> PipelineStats:
         reset_stream(self.transform)  # one run is one stream: no history from an earlier one
