@@ -8,8 +8,8 @@ Profiling ``clean`` at 720p on 2 cores found 78,000 page faults and 0.15 CPU-sec
 time per frame: over a quarter of all its CPU (docs/bench.md). So the commands, whose process
 is theirs alone, keep freed memory for reuse instead: no ``mmap`` for large blocks, no trimming
 of the heap, and one arena for all threads (a block the network's thread freed is reused by
-the smoother's). Page faults fell to 14,000 and kernel time to 0.03 s per frame; the peak
-resident memory grew by 2%. Frames are computed exactly as before: only where their memory
+the smoother's). Page faults fell to 14,000 and kernel time to 0.03-0.05 s per frame; the
+peak resident memory grew by 2 to 5%. Frames are computed exactly as before: only where their memory
 comes from changes.
 
 The library leaves malloc alone (it is the host application's), and so does a process whose
