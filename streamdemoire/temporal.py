@@ -12,13 +12,11 @@ hand-held camera's own motion is compensated:
 2. the last output is warped by that map and clamped to this frame's local minimum and maximum
    (the history clamp of temporal anti-aliasing), so history can never bring back a colour the
    current frame does not have nearby;
-3. per pixel, the history's weight falls with the local residual energy between the warped
-   history and this frame, measured against this frame's leftover level (the residual of its
-   quietest quarter, where the history lines up and only what flickers differs): misplaced
-   structure (scrolling text, a cursor, a video on the screen, a motion the affine map does
-   not model) and fine texture that the camera aliases anew every frame rise far above it,
-   so there the output follows the current frame and leaves no trail, and an output with
-   little left to smooth is left nearly as it is;
+3. per pixel, the history's weight falls with the low-passed residual between the warped
+   history and this frame: leftover moiré is fine-grained and averages out of the low-pass,
+   while misplaced structure (scrolling text, a cursor, a video on the screen, a motion the
+   affine map does not model) does not, so there the output follows the current frame and
+   leaves no trail;
 4. a scene cut (the thumbnails do not match even after compensation), a size change or an
    explicit ``reset()`` (a reconnect) starts the history afresh.
 
@@ -56,30 +54,25 @@ FIT_RESIDUAL = 0.03
 #: Scene-cut test on the compensated thumbnails: a cut when their correlation falls below this.
 #: The same screen filmed a frame later correlates above 0.8 even with moiré and noise.
 CUT_CORRELATION = 0.5
-#: The leftover's level is measured in each frame, as the mean-square residual (warped history
-#: against this frame, luma, over the windows below) that this share of the frame stays under:
-#: the quietest quarter is where the history lines up and only the leftover moiré and noise
-#: that changed since the last frame differ. It is not a fixed constant because that level
-#: differs a lot between outputs, and so does what a fixed scale would cost: a leftover of
-#: +-0.04 needs a scale of some 0.04 to be averaged away, while where the model left next to
-#: nothing (a photo at 49 dB), the truth's own frame-to-frame change in fine texture (its
-#: aliasing resampled at a new sub-pixel phase: 38 dB between a frame and its best-warped
-#: predecessor) sits well below 0.04 and such a scale blends it in (-2.9 dB).
-QUIET_SHARE = 0.25
-#: The history's weight has fallen to ~37% of ``strength`` where the residual energy is this
-#: many times the frame's leftover level: a few times what changes where the history lines up
-#: is still leftover flicker (its energy varies over the frame); well beyond it, the history
-#: is wrong (misplaced structure, the truth's own change in fine texture) and the output
-#: follows the current frame. 6 balances the flicker cut on hand-held text (4 cuts it to
-#: ~50%, 8 to ~63%) against the photo clip's PSNR (+0.13, -0.01 and -0.17 dB).
-LEVEL_FACTOR = 6.0
-#: Floor of the leftover level: a residual below half an 8-bit step is rounding.
-LEVEL_FLOOR = (0.5 / 255) ** 2
-#: Ceiling of the residual scale (root-mean-square luma residual, [0, 1] units): a residual
-#: above it is never taken for leftover moiré, however much of the frame shows it (a scroll or
-#: a video filling most of the frame must not raise the scale into ghosting).
+#: Root-mean-square luma residual (warped history against this frame, [0, 1] units, over a
+#: 3 x 3 window) at which the history's weight has fallen to ~37% of ``strength``. Leftover
+#: moiré and noise that changed since the last frame stay below it and are averaged away;
+#: anything the warp did not line up (scrolling text, a cursor, a video on the screen, a
+#: motion the affine map misses) rises above it, and there the output follows the current
+#: frame: no trail. Fine texture that the camera aliases anew every frame changes by less
+#: (0.004-0.012 rms between a simulated clean frame and its best-warped predecessor), so it
+#: is left to ``DETAIL_SCALE``; where the output is nearly clean that is not enough (see
+#: docs/temporal.md). A scale measured per frame instead (a few times the residual of the
+#: frame's quietest quarter) fixes that case but stops smoothing leftover moiré that covers
+#: only part of the frame, the common case (the bright half of a web page), so it was not
+#: kept.
 RESIDUAL_SCALE = 0.04
-#: Radius of the window the residual energy is averaged over, in (2 x 2 pooled) pixels.
+#: Fine-detail energy (root-mean-square of the luma minus its 3 x 3 mean, over a 3 x 3
+#: window) at which the history's weight has fallen to ~37% again: in fine texture the camera
+#: itself samples a little differently every frame, so history there costs detail, and
+#: leftover moiré is hardly visible in it anyway.
+DETAIL_SCALE = 0.02
+#: Radius of the windows the residual and the detail are measured over, in pixels.
 WINDOW_RADIUS = 1
 
 _LUMA = (0.299, 0.587, 0.114)
@@ -276,29 +269,20 @@ def clamp_to_neighbourhood(history: torch.Tensor, frame: torch.Tensor) -> torch.
 def history_weight(history: torch.Tensor, frame: torch.Tensor, strength: float,
                    current: torch.Tensor | None = None) -> torch.Tensor:
     """Per-pixel weight (N x 1 x H x W) of the warped history: ``strength`` where it matches the
-    current frame within this frame's leftover level, falling fast where it does not.
-    ``current`` is ``luma(frame)`` where the caller has it already.
+    current frame within the leftover moiré's level (``RESIDUAL_SCALE``), falling fast where it
+    does not, and in fine texture (``DETAIL_SCALE``), where the camera's own sampling changes
+    from frame to frame. ``current`` is ``luma(frame)`` where the caller has it already.
 
-    The blend pays where the current frame's own error (the leftover that changes from frame
-    to frame) is larger than the history's (warp error, the truth's own change), and the
-    residual between them holds both. The leftover's part is read off the quietest
-    ``QUIET_SHARE`` of the frame (the level); the weight falls as exp(-energy / scale^2) with
-    scale^2 = ``LEVEL_FACTOR`` x level, at most ``RESIDUAL_SCALE``^2. So a clean output is left
-    as it is almost everywhere, and a flickering one is smoothed wherever the history lines up.
-
-    The energy is squared per pixel at full resolution (so a fine ripple counts in full) and
-    then averaged over 2 x 2 blocks and a 3 x 3 window of those: the weight map is smooth
-    anyway, and at half resolution it costs a quarter. The level is a k-th value over every
-    other pooled pixel in each direction, a 0-d tensor per frame that stays on the device.
+    The energies are squared per pixel at full resolution (so a fine ripple counts in full)
+    and then averaged over 2 x 2 blocks and a 3 x 3 window of those: the weight map is
+    smooth anyway, and at half resolution it costs a quarter.
     """
     current = luma(frame) if current is None else current
     residual = luma(history) - current
-    energy = box_mean(F.avg_pool2d(residual * residual, 2, ceil_mode=True))
-    sample = energy[..., ::2, ::2].flatten(1)
-    rank = max(1, round(QUIET_SHARE * sample.shape[1]))
-    level = sample.kthvalue(rank, dim=1).values.clamp_min(LEVEL_FLOOR)
-    scale2 = (LEVEL_FACTOR * level).clamp_max(RESIDUAL_SCALE**2).view(-1, 1, 1, 1)
-    weight = strength * torch.exp(-energy / scale2)
+    detail = current - box_mean(current)
+    energy = (F.avg_pool2d(residual * residual, 2, ceil_mode=True) / RESIDUAL_SCALE**2
+              + F.avg_pool2d(detail * detail, 2, ceil_mode=True) / DETAIL_SCALE**2)
+    weight = strength * torch.exp(-box_mean(energy))
     return F.interpolate(weight, scale_factor=2, mode="nearest")[..., :frame.shape[-2],
                                                                   :frame.shape[-1]]
 
