@@ -18,6 +18,7 @@ import pytest
 import torch
 from click.testing import CliRunner, Result
 
+from streamdemoire.api import Demoirer
 from streamdemoire.cli import main
 from streamdemoire.model.checkpoint import save_checkpoint
 from streamdemoire.model.net import DemoireNet
@@ -225,3 +226,14 @@ def clean(identity_checkpoint: Path, monkeypatch: pytest.MonkeyPatch):
 
     yield run
     set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def demoirer(identity_checkpoint: Path):
+    """The real engine with the identity network, on one thread (tiny frames, busy box)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    engine = Demoirer(backend="torch", device="cpu", checkpoint=identity_checkpoint)
+    torch.set_num_threads(1)  # the engine asks for every core
+    yield engine
+    torch.set_num_threads(threads)

@@ -30,7 +30,6 @@ from live_helpers import (
     wait_for,
 )
 
-from streamdemoire.api import Demoirer
 from streamdemoire.cli import main
 from streamdemoire.io.live_sink import live_output
 from streamdemoire.io.live_source import live_input
@@ -60,17 +59,6 @@ def one_thread(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(torch, "set_num_threads", lambda n: None)
     yield
     monkeypatch.undo()
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def demoirer(identity_checkpoint: Path):
-    """The real engine with the identity network, on one thread (tiny frames, busy box)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    engine = Demoirer(backend="torch", device="cpu", checkpoint=identity_checkpoint)
-    torch.set_num_threads(1)  # the engine asks for every core
-    yield engine
     torch.set_num_threads(threads)
 
 

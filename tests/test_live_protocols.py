@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
 from live_helpers import (
     camera_clip,
@@ -36,7 +35,6 @@ from live_helpers import (
     wait_for,
 )
 
-from streamdemoire.api import Demoirer
 from streamdemoire.cli import main
 from streamdemoire.errors import UserError
 from streamdemoire.io import ffmpeg_relay, live_sink, live_source
@@ -154,17 +152,6 @@ def srt_listener_url(port: int) -> str:
 def clip(request: pytest.FixtureRequest) -> Path:
     """The live tests' simulated moiré clip: 128x72 H.264, a keyframe a second, 30 s."""
     return camera_clip(request.config.cache.mkdir("streamdemoire-live"))
-
-
-@pytest.fixture(scope="module")
-def demoirer(identity_checkpoint: Path):
-    """The real engine with the identity network, on one thread (tiny frames, busy box)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    engine = Demoirer(backend="torch", device="cpu", checkpoint=identity_checkpoint)
-    torch.set_num_threads(1)  # the engine asks for every core
-    yield engine
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture
