@@ -26,7 +26,7 @@ from workers import (
 
 from streamdemoire.worker.hotfolder import HotFolder
 
-LONG_FRAMES = 100
+LONG_FRAMES = 300  # about 3 s through an identity network: long enough to stop mid-job
 
 
 @pytest.fixture(scope="module")
