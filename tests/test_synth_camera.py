@@ -7,9 +7,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
+from skimage import data
 from skimage.registration import phase_cross_correlation
 
-from streamdemoire.synth.camera import LAYOUTS, CameraParams, content_size_for, render_pair
+from streamdemoire.synth.camera import (
+    LAYOUTS,
+    CameraParams,
+    content_size_for,
+    h264_roundtrip,
+    render_pair,
+)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -157,3 +164,22 @@ def test_shading_darkens_the_moire_frame_but_not_the_twin():
     assert (right[0] - left[0]) > (right[1] - left[1]) + 5  # red drifts more than green
     corner, centre = moire[:8, :8, 1].mean(), moire[28:36, 44:52, 1].mean()
     assert corner < centre - 5
+
+
+def test_h264_roundtrip_keeps_odd_sizes_and_loses_more_at_higher_crf():
+    content = data.astronaut()[100:163, 100:181]  # a photo: 4:2:0 keeps its chroma
+    errors = []
+    for crf in (14, 34):
+        out = h264_roundtrip(content, crf)
+        assert out.shape == content.shape and out.dtype == np.uint8
+        errors.append(np.abs(out.astype(float) - content).mean())
+    assert 0 < errors[0] < errors[1]
+    assert errors[0] < 4  # a light crf stays close: the frame is not shifted or recoloured
+
+
+def test_training_pairs_see_jpeg_h264_and_uncompressed_frames():
+    rng = np.random.default_rng(0)
+    kinds = [("jpeg" if p.jpeg_quality else "h264" if p.h264_crf else "none")
+             for p in (CameraParams.sample(rng) for _ in range(200))]
+    assert {"jpeg", "h264", "none"} == set(kinds)
+    assert kinds.count("h264") > 40

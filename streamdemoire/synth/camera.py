@@ -16,7 +16,8 @@ the simulator renders exactly that chain:
    colour drift across the view), a smooth gain on the sensor's light;
 6. the phone's processing: white balance, exposure and a tone curve, downscaling to the video
    size (area filter, or a cheap bilinear one that aliases more), sharpening with halos, then
-   JPEG compression (video clips get H.264 from their encoder instead).
+   JPEG or H.264 (an intra frame) compression (video clips get H.264 from their encoder
+   instead).
 
 The clean twin takes the same samples through the same geometry, exposure, white balance, tone
 curve, downscaling, defocus and sharpening (the camera's look, which a demoiré model must
@@ -38,6 +39,7 @@ import io
 import math
 from dataclasses import asdict, dataclass
 
+import av
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -100,6 +102,7 @@ class CameraParams:
     sharpen_sigma: float = 1.0
     downscale: str = "area"
     jpeg_quality: int | None = 90
+    h264_crf: int | None = None
     vignette: float = 0.0
     falloff_x: float = 0.0
     falloff_y: float = 0.0
@@ -143,7 +146,7 @@ class CameraParams:
             sharpen=float(rng.choice([0.0, rng.uniform(0.2, 1.5)], p=[0.3, 0.7])),
             sharpen_sigma=float(rng.uniform(0.7, 1.6)),
             downscale=str(rng.choice(["area", "bilinear"], p=[0.6, 0.4])),
-            jpeg_quality=int(rng.integers(60, 96)) if rng.random() < 0.85 else None,
+            **_sample_compression(rng),
             **_sample_shading(rng),
         )
 
@@ -155,15 +158,34 @@ class CameraParams:
 
 
 def _sample_shading(rng: np.random.Generator) -> dict:
-    """Shading as real photos of screens show it: mostly present, up to ~40% across a view."""
-    if rng.random() < 0.2:
+    """Shading as real photos of screens show it: nearly always present, often strong.
+
+    The ranges follow the real pairs' smooth gain fields (log-gain std 0.04-0.3 across a
+    view, after the per-image colour fit), which the narrower ranges before (vignette up to
+    0.4, slopes of sd 0.15) undershot about threefold (now up to 0.8 and sd 0.35: median
+    0.05 on training pairs, the real pairs' 0.08): a wide phone lens loses up to about
+    half the light in the corners (cos^4 law), and a panel seen off-axis dims and shifts
+    colour across the view.
+    """
+    if rng.random() < 0.1:
         return {}
     return {
-        "vignette": float(rng.uniform(0.0, 0.4)),
-        "falloff_x": float(rng.normal(0, 0.15)),
-        "falloff_y": float(rng.normal(0, 0.15)),
-        "colour_drift": tuple(float(d) for d in rng.normal(0, 0.06, 4)),
+        "vignette": float(rng.uniform(0.0, 0.8)),
+        "falloff_x": float(rng.normal(0, 0.35)),
+        "falloff_y": float(rng.normal(0, 0.35)),
+        "colour_drift": tuple(float(d) for d in rng.normal(0, 0.1, 4)),
     }
+
+
+def _sample_compression(rng: np.random.Generator) -> dict:
+    """JPEG (photos) or H.264 (video: 4:2:0 chroma and the deblocking filter's smoothing,
+    which JPEG lacks and video users' footage always has), or, rarely, none."""
+    kind = rng.choice(["jpeg", "h264", "none"], p=[0.5, 0.4, 0.1])
+    if kind == "jpeg":
+        return {"jpeg_quality": int(rng.integers(60, 96))}
+    if kind == "h264":
+        return {"jpeg_quality": None, "h264_crf": int(rng.integers(16, 31))}
+    return {"jpeg_quality": None}
 
 
 def _view_to_display(params: CameraParams, ys: torch.Tensor, xs: torch.Tensor,
@@ -368,6 +390,25 @@ def jpeg_roundtrip(img: np.ndarray, quality: int) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
 
 
+def h264_roundtrip(img: np.ndarray, crf: int) -> np.ndarray:
+    """``img`` through libx264 (4:2:0, one intra frame at ``crf``) and back, as a video
+    frame carries it. Odd sizes are padded by edge copy to the even size 4:2:0 needs."""
+    h, w = img.shape[:2]
+    padded = np.pad(img, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="h264") as out:
+        stream = out.add_stream("libx264", rate=30, options={"crf": str(crf),
+                                                             "preset": "veryfast"})
+        stream.width, stream.height = padded.shape[1], padded.shape[0]
+        stream.pix_fmt = "yuv420p"
+        out.mux(stream.encode(av.VideoFrame.from_ndarray(padded, format="rgb24")))
+        out.mux(stream.encode(None))
+    buf.seek(0)
+    with av.open(buf, "r", format="h264") as inp:
+        frame = next(inp.decode(video=0)).to_ndarray(format="rgb24")
+    return np.ascontiguousarray(frame[:h, :w])
+
+
 def srgb_to_linear(content: np.ndarray) -> torch.Tensor:
     """uint8 H x W x 3 sRGB-ish content to 3 x H x W linear light (display gamma 2.2)."""
     return (torch.from_numpy(np.array(content)).permute(2, 0, 1).float()
@@ -401,6 +442,8 @@ def render_pair(content: np.ndarray, params: CameraParams, height: int, width: i
     clean = _phone_look(_tone(ideal, params), params)
     if compress and params.jpeg_quality is not None:
         moire = jpeg_roundtrip(moire, params.jpeg_quality)
+    elif compress and params.h264_crf is not None:
+        moire = h264_roundtrip(moire, params.h264_crf)
     return moire, clean
 
 
