@@ -31,7 +31,8 @@ SIZES = ((96, 128), (64, 160))
 def tiny_net(seed: int = 0) -> DemoireNet:
     """A narrow DemoireNet with random (non-zero) weights, so the output is not the input."""
     torch.manual_seed(seed)
-    net = DemoireNet(NetConfig(widths=(8, 8, 16, 16), blocks=(0, 1, 0, 1), shading=True))
+    net = DemoireNet(NetConfig(widths=(8, 8, 16, 16), blocks=(0, 1, 0, 1), shading=True,
+                               keep_exposure=True))
     for p in net.parameters():
         torch.nn.init.normal_(p, std=0.1)
     return net.eval()

@@ -111,9 +111,9 @@ def grown_from(init: Checkpoint) -> DemoireNet:
     """The current architecture started from ``init``'s weights.
 
     Heads added since (the shading gain) start at zero, so the network first computes exactly
-    what ``init`` did and training only adds to it.
+    what ``init`` did and training only adds to it; the exposure constraint has no weights.
     """
-    net = DemoireNet(replace(init.config, shading=True))
+    net = DemoireNet(replace(init.config, shading=True, keep_exposure=True))
     missing, unexpected = net.load_state_dict(
         {k: v.float() for k, v in init.state_dict.items()}, strict=False)
     if unexpected or any(not k.startswith("shading.") for k in missing):
@@ -182,7 +182,7 @@ def main() -> None:
     torch.manual_seed(args.seed)
     device = torch.device(args.device)
     args.run.mkdir(parents=True, exist_ok=True)
-    net = DemoireNet(NetConfig(shading=True))
+    net = DemoireNet(NetConfig(shading=True, keep_exposure=True))
     if args.init:
         net = grown_from(load_checkpoint(args.init))
     net = net.to(device).train()

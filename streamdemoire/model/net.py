@@ -15,10 +15,12 @@ there the way the published real-time demoiré networks do (ESDNet, MBCNN, UHDM)
   the input: vignetting and a screen's viewing-angle falloff are multiplicative and smooth,
   which a residual of ReLU features can only approximate;
 - the output is a residual on the (shading-corrected) input, pixel-shuffled back to full
-  resolution.
+  resolution, rescaled to the input's mean linear light per channel: the camera set the
+  exposure, and the filter only moves light around.
 
 Only Conv, ReLU, Resize (bilinear), DepthToSpace/SpaceToDepth, GlobalAveragePool, Sigmoid,
-Clip, Exp, Mul and Add: all export to ONNX opset 17 and run natively in TensorRT.
+Clip, Exp, Pow, ReduceMean, Div, Mul and Add: all export to ONNX opset 17 and run natively in
+TensorRT.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ class NetConfig:
     dilations: tuple[int, ...] = (1, 2, 4)
     #: The shading head; False rebuilds checkpoints from before it existed.
     shading: bool = False
+    #: Keep each frame's per-channel mean linear light (see ``keep_exposure``); False
+    #: rebuilds checkpoints from before it existed.
+    keep_exposure: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -101,6 +106,21 @@ class ShadingGain(nn.Module):
         return frames * torch.exp(log_gain.clamp(-1.0, 1.0))
 
 
+def keep_exposure(out: torch.Tensor, frames: torch.Tensor, gamma: float = 2.2) -> torch.Tensor:
+    """``out`` rescaled per frame and channel to ``frames``' mean linear light.
+
+    A phone's auto exposure and white balance meter the whole frame's linear light, and the
+    simulator's pairs share those means; moiré and shading only move light around. So the
+    network may redistribute light but not re-expose: without this, shading corrections
+    learnt on the simulator shifted real photos' levels (raw PSNR -0.8 dB on the real pairs,
+    though their colour-fitted PSNR rose by 1 dB).
+    """
+    lin_in = frames.clamp(1e-4, 1.0) ** gamma
+    lin_out = out.clamp(1e-4, 1.0) ** gamma
+    scale = lin_in.mean((2, 3), keepdim=True) / lin_out.mean((2, 3), keepdim=True)
+    return (lin_out * scale).clamp(1e-4, 1.0) ** (1.0 / gamma)
+
+
 class Level(nn.Module):
     """One encoder or decoder scale: an entry convolution followed by residual blocks."""
 
@@ -153,7 +173,8 @@ class DemoireNet(nn.Module):
         d2 = self.dec2(e2 + self._up(self.lat2(d3), e2))
         d1 = self.dec1(e1 + self._up(self.lat1(d2), e1))
         base = self.shading(e4, frames) if self.shading is not None else frames
-        return base + self.shuffle(self.head(d1))
+        out = base + self.shuffle(self.head(d1))
+        return keep_exposure(out, frames) if self.config.keep_exposure else out
 
 
 def pad_to_stride(frames: torch.Tensor, stride: int = STRIDE) -> tuple[torch.Tensor, int, int]:
