@@ -79,9 +79,15 @@ _LUMA = (0.299, 0.587, 0.114)
 
 
 def luma(frames: torch.Tensor) -> torch.Tensor:
-    """N x 3 x H x W RGB to N x 1 x H x W luma."""
-    w = torch.tensor(_LUMA, device=frames.device, dtype=frames.dtype).view(1, 3, 1, 1)
-    return (frames * w).sum(1, keepdim=True)
+    """N x 3 x H x W RGB to N x 1 x H x W luma.
+
+    Three scaled channel slices added in place: a product of the whole frame and a reduction
+    over its channels cost three times as much on a CPU (a 3-channel temporary, then a sum
+    over a dimension of 3), the more so on channels-last frames, the network's layout.
+    """
+    out = frames[:, 0:1] * _LUMA[0]
+    out.add_(frames[:, 1:2], alpha=_LUMA[1])
+    return out.add_(frames[:, 2:3], alpha=_LUMA[2])
 
 
 def thumbnail(frame: torch.Tensor, frame_luma: torch.Tensor | None = None) -> torch.Tensor:
@@ -107,13 +113,13 @@ def _block_origins(length: int) -> list[int]:
 
 
 def _blocks(img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Overlapping square blocks of an H x W image (B x S x S) and their centres (B x 2, x y
-    in pixels). Images smaller than a block give one block of their own size."""
-    h, w = img.shape
+    """Overlapping square blocks of K x H x W images (K x B x S x S) and their centres (B x 2,
+    x y in pixels). Images smaller than a block give one block of their own size."""
+    h, w = img.shape[-2:]
     side = min(BLOCK, h, w)
     ys = [y for y in _block_origins(h)] if h > BLOCK else [(h - side) // 2]
     xs = [x for x in _block_origins(w)] if w > BLOCK else [(w - side) // 2]
-    blocks = torch.stack([img[y:y + side, x:x + side] for y in ys for x in xs])
+    blocks = torch.stack([img[:, y:y + side, x:x + side] for y in ys for x in xs], 1)
     centres = torch.tensor([(x + side / 2, y + side / 2) for y in ys for x in xs],
                            device=img.device, dtype=img.dtype)
     return blocks, centres
@@ -128,13 +134,11 @@ def block_shifts(ref: torch.Tensor, cur: torch.Tensor
     a flat or changing block. A Hann window keeps the block borders from dominating; a parabola
     through the peak and its neighbours gives the sub-pixel part. All on the device.
     """
-    a, centres = _blocks(ref)
-    b, _ = _blocks(cur)
-    n, s, _ = a.shape
+    both, centres = _blocks(torch.stack([ref, cur]))  # both blocks at once: half the calls
+    _, n, s, _ = both.shape
     hann = torch.hann_window(s, periodic=False, device=ref.device, dtype=ref.dtype)
     win = torch.outer(hann, hann)
-    fa = torch.fft.rfft2((a - a.mean((1, 2), keepdim=True)) * win)
-    fb = torch.fft.rfft2((b - b.mean((1, 2), keepdim=True)) * win)
+    fa, fb = torch.fft.rfft2((both - both.mean((2, 3), keepdim=True)).mul_(win))
     cross = fb * fa.conj()
     corr = torch.fft.irfft2(cross / (cross.abs() + 1e-9), s=(s, s))
     peak = corr.flatten(1).argmax(1)
@@ -189,39 +193,73 @@ def fit_affine(centres: torch.Tensor, shifts: torch.Tensor, confidence: torch.Te
     return theta
 
 
+def affine_grid(theta: torch.Tensor, h: int, w: int, out: torch.Tensor | None = None
+                ) -> torch.Tensor:
+    """``F.affine_grid(theta[None], [1, C, h, w], align_corners=False)`` (1 x h x w x 2), up
+    to float rounding, written into ``out`` where given (a buffer reused frame after frame).
+
+    ``F.affine_grid`` builds an h x w x 3 base grid and multiplies it by ``theta`` with a
+    batched matrix product of inner size 3, which on a CPU cost as much as a third of the
+    bicubic resampling itself at 720p (9 ms); the map is separable into a row term and a
+    column term, so two broadcast additions of two small vectors write the grid directly.
+    ``theta`` stays a tensor on its device (no host round trip on a GPU).
+    """
+    x = torch.arange(w, device=theta.device, dtype=theta.dtype).mul_(2.0 / w).add_(1.0 / w - 1)
+    y = torch.arange(h, device=theta.device, dtype=theta.dtype).mul_(2.0 / h).add_(1.0 / h - 1)
+    if out is None:
+        out = torch.empty((1, h, w, 2), device=theta.device, dtype=theta.dtype)
+    for k in range(2):
+        torch.add((y * theta[k, 1] + theta[k, 2])[:, None], (x * theta[k, 0])[None, :],
+                  out=out[0, :, :, k])
+    return out
+
+
 def warp(img: torch.Tensor, theta: torch.Tensor, padding: str = "border",
-         mode: str = "bilinear") -> torch.Tensor:
+         mode: str = "bilinear", grid: torch.Tensor | None = None) -> torch.Tensor:
     """Resample N x C x H x W at ``theta`` (2 x 3, normalised coordinates); where the map
     reaches outside the image, the edges are replicated (``padding="border"``) or zeros come
     in (``"zeros"``). ``mode="bicubic"`` for the history: it is resampled again every frame,
-    and bilinear's blur would pile up (a fractional shift is a [0.5, 0.5] filter)."""
-    grid = F.affine_grid(theta[None].expand(len(img), 2, 3), list(img.shape),
-                         align_corners=False)
-    return F.grid_sample(img, grid, mode=mode, padding_mode=padding, align_corners=False)
+    and bilinear's blur would pile up (a fractional shift is a [0.5, 0.5] filter). ``grid``:
+    a 1 x H x W x 2 buffer to build the sampling grid in (see ``affine_grid``); one grid
+    serves the whole batch, which is warped by the same map."""
+    grid = affine_grid(theta, img.shape[-2], img.shape[-1], grid)
+    return F.grid_sample(img, grid.expand(len(img), -1, -1, -1), mode=mode,
+                         padding_mode=padding, align_corners=False)
 
 
 def refine_affine(ref: torch.Tensor, cur: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     """A few robust Gauss-Newton steps on ``theta`` so that ``warp(ref, theta)`` matches ``cur``
     (two H x W thumbnails). Phase correlation's sub-pixel peak is biased by a tenth of a pixel
-    or so; at 720p a thumbnail pixel is ~5 frame pixels, so that bias would be visible."""
+    or so; at 720p a thumbnail pixel is ~5 frame pixels, so that bias would be visible.
+
+    Only the inner pixels count (the outer two rows and columns have no central difference or
+    are replicated border), so the gradients are taken there directly, and the Jacobian's six
+    rows are one broadcast product of the two gradients and the (u, v, 1) basis: a handful of
+    operations per step instead of some thirty (these small operations were a fifth of the
+    smoother's time once the full-resolution ones had been made cheap).
+    """
     h, w = ref.shape
     y = torch.linspace(-1 + 1 / h, 1 - 1 / h, h, device=ref.device, dtype=ref.dtype)
     x = torch.linspace(-1 + 1 / w, 1 - 1 / w, w, device=ref.device, dtype=ref.dtype)
-    v, u = torch.meshgrid(y, x, indexing="ij")
-    target = cur[None, None]
+    basis = torch.ones((3, h - 4, w - 4), device=ref.device, dtype=ref.dtype)
+    basis[0] = x[2:-2]
+    basis[1] = y[2:-2, None]
+    target = cur[2:-2, 2:-2]
+    grid = torch.empty((1, h, w, 2), device=ref.device, dtype=ref.dtype)
+    gradient = torch.empty((2, h - 4, w - 4), device=ref.device, dtype=ref.dtype)
     for _ in range(REFINE_STEPS):
-        moved = warp(ref[None, None], theta)
-        # Gradients of the warped reference in normalised units (d/du = d/dx * w / 2).
-        gx = (torch.roll(moved, -1, 3) - torch.roll(moved, 1, 3))[0, 0] * (w / 4)
-        gy = (torch.roll(moved, -1, 2) - torch.roll(moved, 1, 2))[0, 0] * (h / 4)
-        inner = (slice(2, -2), slice(2, -2))  # drop the rolled-over and replicated borders
-        jac = torch.stack([gx * u, gx * v, gx, gy * u, gy * v, gy], -1)[inner].reshape(-1, 6)
-        residual = (moved - target)[0, 0][inner].reshape(-1)
-        weights = 1.0 / (1.0 + (residual / FIT_RESIDUAL) ** 2)
-        normal = jac.T @ (jac * weights[:, None])
+        moved = warp(ref[None, None], theta, grid=grid)[0, 0]
+        # Central differences of the warped reference in normalised units (d/du = d/dx w / 2).
+        torch.sub(moved[2:-2, 3:-1], moved[2:-2, 1:-3], out=gradient[0]).mul_(w / 4)
+        torch.sub(moved[3:-1, 2:-2], moved[1:-3, 2:-2], out=gradient[1]).mul_(h / 4)
+        jac = (gradient[:, None] * basis).view(6, -1)  # gx u, gx v, gx, gy u, gy v, gy
+        residual = (moved[2:-2, 2:-2] - target).reshape(-1)
+        weights = (residual / FIT_RESIDUAL).square_().add_(1.0).reciprocal_()
+        weighted = jac * weights
+        normal = weighted @ jac.T
         normal = normal + 1e-6 * normal.diagonal().mean() * torch.eye(
             6, device=ref.device, dtype=ref.dtype)
-        step, info = torch.linalg.solve_ex(normal, -(jac.T @ (weights * residual)))
+        step, info = torch.linalg.solve_ex(normal, -(weighted @ residual))
         if info.item() != 0 or not bool(torch.isfinite(step).all()):
             break  # a featureless picture: keep the phase-correlation estimate
         theta = theta + step.view(2, 3)
@@ -234,36 +272,124 @@ def correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a * b).sum() / ((a * a).sum() * (b * b).sum()).sqrt().clamp_min(1e-12)
 
 
-def _window(img: torch.Tensor, radius: int, reduce: Callable[[torch.Tensor, torch.Tensor],
-                                                             torch.Tensor]) -> torch.Tensor:
+def _window(img: torch.Tensor, radius: int, reduce: Callable[..., torch.Tensor]
+            ) -> torch.Tensor:
     """Reduce N x C x H x W over each pixel's (2 radius + 1)^2 window, edges replicated.
 
     Separable, as shifted slices: on a CPU this is several times faster than ``max_pool2d`` or
-    ``avg_pool2d`` with stride 1, and it is the same few element-wise kernels on a GPU.
+    ``avg_pool2d`` with stride 1, and it is the same few element-wise kernels on a GPU. After
+    the first reduction of each pass the rest reduce into that temporary in place (``reduce``
+    takes ``out=``: ``torch.add``, ``torch.minimum``, ``torch.maximum``), in the same order.
     """
+    if radius == 0:
+        return img.clone()
     h, w = img.shape[-2:]
     padded = F.pad(img, (radius, radius, radius, radius), mode="replicate")
-    rows = padded[..., :, 0:w]
-    for dx in range(1, 2 * radius + 1):
-        rows = reduce(rows, padded[..., :, dx:dx + w])
-    out = rows[..., 0:h, :]
-    for dy in range(1, 2 * radius + 1):
-        out = reduce(out, rows[..., dy:dy + h, :])
+    rows = reduce(padded[..., :, 0:w], padded[..., :, 1:1 + w])
+    for dx in range(2, 2 * radius + 1):
+        reduce(rows, padded[..., :, dx:dx + w], out=rows)
+    out = reduce(rows[..., 0:h, :], rows[..., 1:1 + h, :])
+    for dy in range(2, 2 * radius + 1):
+        reduce(out, rows[..., dy:dy + h, :], out=out)
     return out
 
 
 def box_mean(img: torch.Tensor, radius: int = WINDOW_RADIUS) -> torch.Tensor:
     """Mean of each pixel's (2 radius + 1)^2 window, edges replicated."""
-    return _window(img, radius, torch.add) / (2 * radius + 1) ** 2
+    return _window(img, radius, torch.add).div_((2 * radius + 1) ** 2)
+
+
+Buffers = Callable[[str, torch.Tensor, tuple[int, ...]], torch.Tensor]
+
+
+def _empty(like: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """An uninitialised contiguous tensor of ``shape`` with ``like``'s dtype and device."""
+    return torch.empty(shape, dtype=like.dtype, device=like.device)
+
+
+def _layout(frames: torch.Tensor) -> torch.memory_format:
+    """Channels-last where ``frames`` are laid out so (and not also contiguous), else the
+    plain layout."""
+    if (frames.dim() == 4 and not frames.is_contiguous()
+            and frames.is_contiguous(memory_format=torch.channels_last)):
+        return torch.channels_last
+    return torch.contiguous_format
+
+
+def _fresh(name: str, like: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """The ``Buffers`` that keeps nothing (see ``TemporalSmoother._buffer``): a new tensor."""
+    del name
+    return _empty(like, shape)
+
+
+def _extreme_3x3(frame: torch.Tensor, reduce: Callable[..., torch.Tensor], out: torch.Tensor,
+                 buffer: Buffers) -> torch.Tensor:
+    """``_window(frame, 1, reduce)`` for ``torch.minimum`` or ``torch.maximum`` (H, W >= 2),
+    into ``out``, with no padded copy: the 3-wide extreme is the extreme of two overlapping
+    pairs, and at an edge, where the replicated pixel adds nothing to a minimum or a maximum,
+    it is the edge pair itself. Two reductions per direction, into reused buffers; exact (a
+    minimum is a selection), so the same values as the padded window."""
+    n, c, h, w = frame.shape
+    pairs = reduce(frame[..., :, :-1], frame[..., :, 1:],
+                   out=buffer("pairs_x", frame, (n, c, h, w - 1)))
+    rows = buffer("rows", frame, (n, c, h, w))
+    reduce(pairs[..., :, :-1], pairs[..., :, 1:], out=rows[..., :, 1:-1])
+    rows[..., :, 0] = pairs[..., :, 0]
+    rows[..., :, -1] = pairs[..., :, -1]
+    pairs = reduce(rows[..., :-1, :], rows[..., 1:, :],
+                   out=buffer("pairs_y", frame, (n, c, h - 1, w)))
+    reduce(pairs[..., :-1, :], pairs[..., 1:, :], out=out[..., 1:-1, :])
+    out[..., 0, :] = pairs[..., 0, :]
+    out[..., -1, :] = pairs[..., -1, :]
+    return out
 
 
 def clamp_to_neighbourhood(history: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
     """``history`` limited, per channel, to ``frame``'s 3 x 3 minimum and maximum (the history
     clamp of temporal anti-aliasing): history may smooth what the current frame shows, never
     bring back a colour it does not have nearby."""
-    low = _window(frame, 1, torch.minimum)
-    high = _window(frame, 1, torch.maximum)
-    return torch.minimum(torch.maximum(history, low), high)
+    if min(frame.shape[-2:]) < 2:
+        low, high = _window(frame, 1, torch.minimum), _window(frame, 1, torch.maximum)
+        return torch.minimum(torch.maximum(history, low), high)
+    return _clamp_into(history, frame, torch.empty_like(history), _fresh)
+
+
+def _as_bands(img: torch.Tensor, bands: int) -> torch.Tensor:
+    """A 1 x C x H x W tensor's ``bands`` horizontal bands as a batch: a bands x C x H/bands x
+    W view (H a multiple of ``bands``)."""
+    c, h, w = img.shape[1:]
+    return img.view(c, bands, h // bands, w).transpose(0, 1)
+
+
+def _clamp_into(history: torch.Tensor, frame: torch.Tensor, out: torch.Tensor,
+                buffer: Buffers, bands: int = 1) -> torch.Tensor:
+    """``clamp_to_neighbourhood`` (H, W >= 2) into ``out`` (``frame``'s shape), with scratch
+    tensors from ``buffer`` (the smoother reuses its own frame after frame: at 720p each is
+    11 MB, and fresh ones cost page faults). One ``torch.clamp`` with both bounds, which is
+    ``minimum(maximum(history, low), high)`` in one pass. ``history`` may also come as
+    ``bands`` bands (see ``_as_bands``; the smoother's warp): the clamp then reads it and the
+    bounds through that view and writes ``out`` whole, so undoing the bands costs no pass of
+    its own."""
+    shape = tuple(frame.shape)
+    low = _extreme_3x3(frame, torch.minimum, buffer("low", frame, shape), buffer)
+    high = _extreme_3x3(frame, torch.maximum, buffer("high", frame, shape), buffer)
+    if bands > 1:
+        torch.clamp(history, _as_bands(low, bands), _as_bands(high, bands),
+                    out=_as_bands(out, bands))
+    else:
+        torch.clamp(history, low, high, out=out)
+    return out
+
+
+def _pool2(img: torch.Tensor) -> torch.Tensor:
+    """``F.avg_pool2d(img, 2, ceil_mode=True)``: on even sizes as the sum of the four
+    phases (strided slices), seven times faster on a CPU than the pooling kernel; odd sizes,
+    whose last row or column averages fewer pixels, take the kernel."""
+    h, w = img.shape[-2:]
+    if h % 2 or w % 2:
+        return F.avg_pool2d(img, 2, ceil_mode=True)
+    rows = img[..., 0::2, :] + img[..., 1::2, :]
+    return rows[..., 0::2].add_(rows[..., 1::2]).mul_(0.25)
 
 
 def history_weight(history: torch.Tensor, frame: torch.Tensor, strength: float,
@@ -275,16 +401,24 @@ def history_weight(history: torch.Tensor, frame: torch.Tensor, strength: float,
 
     The energies are squared per pixel at full resolution (so a fine ripple counts in full)
     and then averaged over 2 x 2 blocks and a 3 x 3 window of those: the weight map is
-    smooth anyway, and at half resolution it costs a quarter.
+    smooth anyway, and at half resolution it costs a quarter. The two energies are scaled and
+    summed before the one 2 x 2 average (it is linear, so that is the same up to rounding),
+    with in-place operations on the one-channel maps.
     """
     current = luma(frame) if current is None else current
-    residual = luma(history) - current
-    detail = current - box_mean(current)
-    energy = (F.avg_pool2d(residual * residual, 2, ceil_mode=True) / RESIDUAL_SCALE**2
-              + F.avg_pool2d(detail * detail, 2, ceil_mode=True) / DETAIL_SCALE**2)
-    weight = strength * torch.exp(-box_mean(energy))
+    residual = luma(history).sub_(current).mul_(1.0 / RESIDUAL_SCALE)
+    detail = torch.sub(current, box_mean(current)).mul_(1.0 / DETAIL_SCALE)
+    energy = _pool2(residual.mul_(residual).addcmul_(detail, detail))
+    weight = box_mean(energy).neg_().exp_().mul_(strength)
     return F.interpolate(weight, scale_factor=2, mode="nearest")[..., :frame.shape[-2],
                                                                   :frame.shape[-1]]
+
+
+def _band_count(height: int) -> int:
+    """Into how many bands of equal height to split a frame so that each torch thread has
+    one (at most 8, and 1 where no such split exists)."""
+    threads = min(torch.get_num_threads(), 8)
+    return max(k for k in range(1, threads + 1) if height % k == 0)
 
 
 class TemporalSmoother:
@@ -292,12 +426,20 @@ class TemporalSmoother:
 
     ``strength`` in [0, 1) is the largest weight the history gets where the picture holds
     still; 0 turns smoothing off. ``cuts`` counts the scene cuts detected since the last reset.
+
+    On a CPU this is one of the pipeline's stages sharing the cores with the network, so its
+    cost per frame is kept down (it was 60-90 ms of CPU per 720p frame; see docs/temporal.md):
+    the full-resolution work is the bicubic warp of the history, the 3 x 3 clamp, the weights
+    and one blend (``torch.lerp``) written straight into the batch's output, and the large
+    intermediates (the sampling grid, the clamp's bounds and scratch, the history) live in
+    buffers kept per stream and reused frame after frame.
     """
 
     def __init__(self, strength: float = DEFAULT_STRENGTH) -> None:
         if not 0.0 <= strength < 1.0:
             raise ValueError("temporal strength must be in [0, 1)")
         self.strength = strength
+        self._buffers: dict[str, torch.Tensor] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -306,35 +448,80 @@ class TemporalSmoother:
         self._thumb: torch.Tensor | None = None
         self.cuts = 0
 
+    def _buffer(self, name: str, like: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+        """The stream's reusable tensor ``name``: contiguous, of ``shape``, with ``like``'s
+        dtype and device; made anew only when one of those changes (a size change)."""
+        buf = self._buffers.get(name)
+        if (buf is None or tuple(buf.shape) != tuple(shape) or buf.dtype != like.dtype
+                or buf.device != like.device):
+            buf = self._buffers[name] = _empty(like, shape)
+        return buf
+
     def __call__(self, frames: torch.Tensor) -> torch.Tensor:
         """Smooth a batch (N x 3 x H x W, in stream order), continuing the stream's history."""
         if self.strength == 0.0:
             return frames
         with torch.inference_mode():
-            return torch.cat([self._step(f[None]) for f in frames])
+            # The network hands over channels-last frames; one copy into the plain layout
+            # here is cheaper than what that layout costs the operations below (grid
+            # sampling, and slices shifted along a row that then step over three channels).
+            layout = _layout(frames)
+            frames = frames.contiguous()
+            out = torch.empty_like(frames)
+            for i in range(len(frames)):
+                self._step(frames[i:i + 1], out[i:i + 1])
+            if self._history is not None:
+                # The history is the batch's last output; keep a copy of its own, so that the
+                # stream holds one frame, not the batch, and whatever the caller does with
+                # the batch cannot touch it.
+                history = self._buffer("history", self._history, tuple(self._history.shape))
+                self._history = history.copy_(self._history)
+            # Handed back in the layout it came in: converting to uint8 host frames from
+            # channels-last (tensor_to_frames) saves more than this copy costs.
+            return out.contiguous(memory_format=layout)
 
-    def _step(self, frame: torch.Tensor) -> torch.Tensor:
+    def _step(self, frame: torch.Tensor, out: torch.Tensor) -> None:
+        """Smooth one frame (1 x 3 x H x W) into ``out``, which becomes the history."""
         if min(frame.shape[-2:]) < MIN_SIDE:
             self._history = self._thumb = None
-            return frame
+            out.copy_(frame)
+            return
         current = luma(frame)
         thumb = thumbnail(frame, current)
         history, previous = self._history, self._thumb
         if history is None or previous is None or history.shape != frame.shape:
-            return self._restart(frame, thumb)
+            return self._restart(frame, thumb, out)
         theta = camera_motion(previous, thumb)
         if correlation(warp(previous[None, None], theta)[0, 0], thumb).item() < CUT_CORRELATION:
             self.cuts += 1
-            return self._restart(frame, thumb)
-        warped = clamp_to_neighbourhood(warp(history, theta, mode="bicubic"), frame)
+            return self._restart(frame, thumb, out)
+        warped = self._warp_history(history, theta, frame)
         weight = history_weight(warped, frame, self.strength, current)
-        out = frame + weight * (warped - frame)
+        torch.lerp(frame, warped, weight, out=out)
         self._history, self._thumb = out, thumb
-        return out
 
-    def _restart(self, frame: torch.Tensor, thumb: torch.Tensor) -> torch.Tensor:
-        self._history, self._thumb = frame, thumb
-        return frame
+    def _warp_history(self, history: torch.Tensor, theta: torch.Tensor, frame: torch.Tensor
+                      ) -> torch.Tensor:
+        """The history warped onto ``frame`` (bicubic) and clamped to its neighbourhood, in
+        the stream's buffer.
+
+        The bicubic resampling is the smoother's largest cost (22 ms of CPU per 720p frame),
+        and torch's CPU kernel parallelises over the batch only: one frame keeps one core
+        busy. So on a CPU the frame is sampled as a batch of horizontal bands, one per torch
+        thread, each with its rows of the sampling grid and the whole history (an expanded
+        view, no copy): every output pixel is computed exactly as in one call, on all cores.
+        """
+        _, c, h, w = frame.shape
+        grid = affine_grid(theta, h, w, self._buffer("grid", theta, (1, h, w, 2)))
+        bands = _band_count(h) if frame.device.type == "cpu" else 1
+        sampled = F.grid_sample(history.expand(bands, c, h, w), grid.view(bands, h // bands, w, 2),
+                                mode="bicubic", padding_mode="border", align_corners=False)
+        return _clamp_into(sampled, frame, self._buffer("warped", frame, (1, c, h, w)),
+                           self._buffer, bands)
+
+    def _restart(self, frame: torch.Tensor, thumb: torch.Tensor, out: torch.Tensor) -> None:
+        out.copy_(frame)
+        self._history, self._thumb = out, thumb
 
 
 def camera_motion(previous: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
