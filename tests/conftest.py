@@ -193,6 +193,18 @@ def one_torch_thread():
 
 
 @pytest.fixture
+def torch_pinned_to_one_thread(monkeypatch: pytest.MonkeyPatch):
+    """One torch thread even for the engines a test makes: they ask for every core, which on
+    tiny frames and a busy machine only makes the threads wait for each other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)
+    yield
+    monkeypatch.undo()
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def media(tmp_path: Path) -> Media:
     return Media(tmp_path)
 

@@ -23,16 +23,7 @@ TOLERANCE = 1e-4
 FLAGS = [f.name for f in fields(NetConfig) if isinstance(f.default, bool)]
 
 
-@pytest.fixture(autouse=True)
-def one_thread(monkeypatch):
-    """Tiny frames gain nothing from more threads, and on a busy machine they wait for each
-    other (see conftest's ``clean``); the engine asks for every core, so that is ignored."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)
-    yield
-    monkeypatch.undo()
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_pinned_to_one_thread")
 
 
 def random_net(flags: list[str], seed: int = 0) -> DemoireNet:

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
 from live_helpers import (
     RtspServer,
@@ -49,17 +48,6 @@ def server(clip: Path):
     rtsp = RtspServer(clip).start()
     yield rtsp
     rtsp.kill()
-
-
-@pytest.fixture
-def one_thread(monkeypatch: pytest.MonkeyPatch):
-    """Torch on one thread even for the engines the command makes (see conftest's clean)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)
-    yield
-    monkeypatch.undo()
-    torch.set_num_threads(threads)
 
 
 class Counting:
@@ -200,8 +188,8 @@ def test_sigterm_stops_cleanly_with_a_playable_output(server, identity_checkpoin
     assert_playable_report(json.loads(stdout.strip().splitlines()[-1]), out)
 
 
-def test_ctrl_c_stops_cleanly_with_a_playable_output(server, one_thread, identity_checkpoint,
-                                                     tmp_path):
+def test_ctrl_c_stops_cleanly_with_a_playable_output(server, torch_pinned_to_one_thread,
+                                                     identity_checkpoint, tmp_path):
     out = tmp_path / "out.ts"
 
     def interrupt_once_recording() -> None:
@@ -230,7 +218,7 @@ def assert_playable_report(report: dict, out: Path) -> None:
     assert_rising(pts)
 
 
-def test_a_source_gone_for_good_fails_after_give_up_after(server, one_thread,
+def test_a_source_gone_for_good_fails_after_give_up_after(server, torch_pinned_to_one_thread,
                                                           identity_checkpoint, tmp_path):
     out = tmp_path / "out.ts"
     killed_at = []
