@@ -23,9 +23,8 @@ tests/test_engine_cpu.py):
 - **Elementwise steps work in place** on tensors nothing else holds (upsampled laterals, the
   shading gain, the output), which saves allocating (and the kernel zero-filling) a
   frame-sized tensor each.
-- **The exposure is kept with one full-frame power fewer** (``keep_exposure_``): the last
-  ``** (1 / gamma)`` of ``net.keep_exposure`` runs on the per-channel scales instead of on every
-  pixel.
+- **The exposure is kept in place** (``keep_exposure_``): ``net.keep_exposure``'s two
+  full-frame powers go into scratch memory the network no longer needs.
 
 Only for the CPU in fp32: on a GPU, the unshuffle, ReLUs and adds are cheap next to the
 convolutions (and TensorRT fuses them itself), so ``TorchEngine`` runs ``DemoireNet`` there.
@@ -40,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..model.net import DemoireNet, Level, NetConfig
+from ..model.net import EXPOSURE_GAMMA, DemoireNet, Level, NetConfig
 
 _CL = torch.channels_last
 
@@ -48,9 +47,6 @@ _CL = torch.channels_last
 #: field away from its default runs as plain DemoireNet (``supports``), so a feature added to
 #: net.py cannot be silently skipped on the CPU.
 KNOWN_CONFIG = {"widths", "blocks", "dilations", "shading", "keep_exposure"}
-
-#: net.keep_exposure's gamma.
-GAMMA = 2.2
 
 
 def _fused_conv_available() -> bool:
@@ -87,20 +83,14 @@ def supports(config: NetConfig) -> bool:
 
 
 def keep_exposure_(out: torch.Tensor, frames: torch.Tensor, scratch: torch.Tensor,
-                   gamma: float = GAMMA) -> torch.Tensor:
-    """``net.keep_exposure(out, frames)``, in place on ``out``, with one power fewer.
-
-    With ``c = out.clamp(1e-4, 1)`` and per-channel scales ``s``, the network returns
-    ``(c ** gamma * s).clamp(1e-4, 1) ** (1 / gamma)``; as ``x ** (1 / gamma)`` increases, that
-    is ``(c * s ** (1 / gamma)).clamp(1e-4 ** (1 / gamma), 1)``: a multiply per pixel instead
-    of a power (the costliest elementwise op here, ~3x an exp). The two powers whose means
-    are taken are written into ``scratch`` (frame-sized memory nothing else needs).
-    """
-    lin_in = torch.clamp(frames, 1e-4, 1.0, out=scratch).pow_(gamma).mean((2, 3), keepdim=True)
-    out = out.clamp_(1e-4, 1.0)
+                   gamma: float = EXPOSURE_GAMMA) -> torch.Tensor:
+    """``net.keep_exposure(out, frames)`` in place on ``out``; its two powers, whose means
+    are all it needs, are written into ``scratch`` (frame-sized memory nothing else needs)."""
+    lin_in = torch.clamp(frames, 0.0, 1.0, out=scratch).pow_(gamma).mean((2, 3), keepdim=True)
+    out = out.clamp_(0.0, 1.0)
     lin_out = torch.pow(out, gamma, out=scratch).mean((2, 3), keepdim=True)
-    scale = (lin_in / lin_out) ** (1.0 / gamma)
-    return out.mul_(scale).clamp_(1e-4 ** (1.0 / gamma), 1.0)
+    scale = (lin_in / lin_out.clamp(min=1e-6)) ** (1.0 / gamma)
+    return out.mul_(scale).clamp_(0.0, 1.0)
 
 
 class CpuDemoireNet(nn.Module):

@@ -106,19 +106,26 @@ class ShadingGain(nn.Module):
         return frames * torch.exp(log_gain.clamp(-1.0, 1.0))
 
 
-def keep_exposure(out: torch.Tensor, frames: torch.Tensor, gamma: float = 2.2) -> torch.Tensor:
+#: The display gamma ``keep_exposure`` takes the frames' values to linear light with.
+EXPOSURE_GAMMA = 2.2
+
+
+def keep_exposure(out: torch.Tensor, frames: torch.Tensor,
+                  gamma: float = EXPOSURE_GAMMA) -> torch.Tensor:
     """``out`` rescaled per frame and channel to ``frames``' mean linear light.
 
     A phone's auto exposure and white balance meter the whole frame's linear light, and the
     simulator's pairs share those means; moiré and shading only move light around. So the
     network may redistribute light but not re-expose: without this, shading corrections
     learnt on the simulator shifted real photos' levels (raw PSNR -0.8 dB on the real pairs,
-    though their colour-fitted PSNR rose by 1 dB).
+    though their colour-fitted PSNR rose by 1 dB). Scaling linear light by ``s`` is scaling
+    the frame by ``s ** (1 / gamma)``, so only the two means need powers.
     """
-    lin_in = frames.clamp(1e-4, 1.0) ** gamma
-    lin_out = out.clamp(1e-4, 1.0) ** gamma
-    scale = lin_in.mean((2, 3), keepdim=True) / lin_out.mean((2, 3), keepdim=True)
-    return (lin_out * scale).clamp(1e-4, 1.0) ** (1.0 / gamma)
+    out = out.clamp(0.0, 1.0)
+    lin_in = (frames.clamp(0.0, 1.0) ** gamma).mean((2, 3), keepdim=True)
+    lin_out = (out ** gamma).mean((2, 3), keepdim=True)
+    scale = (lin_in / lin_out.clamp(min=1e-6)) ** (1.0 / gamma)
+    return (out * scale).clamp(0.0, 1.0)
 
 
 class Level(nn.Module):
