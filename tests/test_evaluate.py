@@ -133,6 +133,9 @@ def test_simulated_quick_mode_writes_json(tmp_path, checkpoint):
     assert set(section["input"]) >= {"psnr", "ssim"}
     assert section["model"]["latency_ms"] > 0
     assert set(section["model_gain_db"]) == {"vs_input", "vs_best_classical"}
+    (clip_scores,) = section["per_clip_psnr"].values()
+    assert set(clip_scores) == {"input", section["best_classical"], "model"}
+    assert clip_scores["input"] == pytest.approx(section["input"]["psnr"])
     assert Path(section["grid"]).is_file()
 
 
