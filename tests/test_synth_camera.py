@@ -191,6 +191,18 @@ def test_training_crops_lie_inside_their_frame():
         assert all(abs(c) <= reach + 1e-9 for c in params.view_centre)
 
 
+def test_auto_exposure_meters_the_clipped_frame():
+    """A bright page whose moiré peaks clip: the phone's metering sees the clipped frame, so
+    the moiré frame records the same mean light as its twin instead of a darker one."""
+    params = CameraParams(**{**NEUTRAL, "sensor_scale": 1.0, "blur": 0.2, "pitch": 2.04,
+                             "fill_x": 0.6, "fill_y": 0.6})
+    content = np.full((*content_size_for(params, 64, 96), 3), 200, dtype=np.uint8)
+    moire, clean = _render(content, params, 64, 96)
+    linear = [(img / 255.0) ** 2.2 for img in (moire, clean)]
+    assert linear[0].std() > 0.1  # strong moiré, clipped at its peaks
+    assert linear[0].mean() == pytest.approx(linear[1].mean(), abs=0.005)  # was 0.07 darker
+
+
 def test_h264_roundtrip_keeps_odd_sizes_and_loses_more_at_higher_crf():
     content = data.astronaut()[100:163, 100:181]  # a photo: 4:2:0 keeps its chroma
     errors = []
