@@ -184,11 +184,14 @@ def test_a_crop_of_a_larger_frame_sees_a_gentler_part_of_its_shading():
 
 def test_training_crops_lie_inside_their_frame():
     rng = np.random.default_rng(1)
-    for _ in range(50):
+    zooms = []
+    for _ in range(100):
         params = as_crop_of_frame(CameraParams(), rng, 320, 320)
+        zooms.append(params.view_zoom)
         assert 1.0 <= params.view_zoom <= 5.0
         reach = (1 - 1 / params.view_zoom) / math.sqrt(2)  # a square frame's half width
         assert all(abs(c) <= reach + 1e-9 for c in params.view_centre)
+    assert 30 < zooms.count(1.0) < 70  # about half are whole frames
 
 
 def test_auto_exposure_meters_the_clipped_frame():

@@ -52,9 +52,10 @@ VAL_SEEDS = range(900, 924)
 class SimulatedPairs(IterableDataset):
     """An endless stream of fresh simulator pairs; each worker draws its own seeds.
 
-    Each render stands for a crop of a larger phone frame (up to 5x its side: 1600 px for
-    the default 320), so its shading is a gentle part of the frame's, as the network will
-    meet it on 720p and 1080p video; the validation pairs stay whole frames.
+    Half the renders stand for a crop of a larger phone frame (up to 5x its side: 1600 px
+    for the default 320), so their shading is a gentle part of the frame's, as the network
+    will meet it on 720p and 1080p video; the rest, and the validation pairs, are whole
+    frames.
     """
 
     def __init__(self, size: int, seed: int) -> None:
@@ -222,7 +223,7 @@ def main() -> None:
         step, best = state["step"], state["best"]
         print(f"resumed at step {step} (best val gain {best:.2f} dB)", flush=True)
 
-    data = {"simulator": "streamdemoire.synth camera v1", "views": "crops of frames up to 5x",
+    data = {"simulator": "streamdemoire.synth camera v1", "views": "half crops of frames up to 5x",
             "render": args.render, "crop": args.crop, "batch": args.batch,
             "freq_weight": args.freq_weight, "pixel_loss": args.pixel_loss,
             "edge_weight": args.edge_weight,

@@ -183,15 +183,20 @@ def _sample_shading(rng: np.random.Generator) -> dict:
 
 
 def as_crop_of_frame(params: CameraParams, rng: np.random.Generator, height: int, width: int,
-                     max_zoom: float = 5.0) -> CameraParams:
-    """``params`` for a height x width view that is a random crop of a frame up to
-    ``max_zoom`` times larger: how a small training render stands for part of a phone video.
+                     max_zoom: float = 5.0, whole: float = 0.5) -> CameraParams:
+    """``params`` for a height x width view that is, with probability ``1 - whole``, a random
+    crop of a frame up to ``max_zoom`` times larger: how a small training render stands for
+    part of a phone video as well as for a whole small photo.
 
     Vignetting and viewing-angle falloff span the camera's whole frame, so across a 320 px
     render they change as fast as across a 1280 px video only if the render is the whole
     frame. Trained on whole-frame renders alone, the network took any gentle gradient of a
-    1280x720 frame's content for shading and flattened it (a UI clip's wallpaper: -8 dB).
+    1280x720 frame's content for shading and flattened it (a UI clip's wallpaper: -8 dB);
+    trained on crops alone, it left the strong shading of whole 256 px photos (the real
+    pairs) half corrected.
     """
+    if rng.random() < whole:
+        return params
     zoom = float(np.exp(rng.uniform(0.0, np.log(max_zoom))))
     diagonal = math.hypot(height, width)
     reach = 1.0 - 1.0 / zoom  # how far the view's centre may sit from the frame's
