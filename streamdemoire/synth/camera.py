@@ -13,8 +13,10 @@ the simulator renders exactly that chain:
    a Bayer colour filter keeps one colour per pixel, shot and read noise are added, and a
    bilinear demosaic fills the rest back in;
 5. shading: lens vignetting and the screen's own falloff with viewing angle (brightness and
-   colour drift across the view), a smooth gain on the sensor's light;
-6. the phone's processing: white balance, exposure and a tone curve, downscaling to the video
+   colour drift across the frame, of which a training render may be a crop), a smooth gain on
+   the sensor's light;
+6. the phone's processing: auto exposure (metered on the clipped frame, so the pair shares
+   its mean recorded light), white balance and a tone curve, downscaling to the video
    size (area filter, or a cheap bilinear one that aliases more), sharpening with halos, then
    JPEG or H.264 (an intra frame) compression (video clips get H.264 from their encoder
    instead).
