@@ -4,12 +4,8 @@ determinism, every display layout, and moiré that appears only where physics sa
 
 from __future__ import annotations
 
-import math
-from dataclasses import replace
-
 import numpy as np
 import pytest
-import torch
 from scipy.ndimage import gaussian_filter
 from skimage import data
 from skimage.registration import phase_cross_correlation
@@ -17,8 +13,6 @@ from skimage.registration import phase_cross_correlation
 from streamdemoire.synth.camera import (
     LAYOUTS,
     CameraParams,
-    _shading,
-    as_crop_of_frame,
     content_size_for,
     h264_roundtrip,
     render_pair,
@@ -170,28 +164,6 @@ def test_shading_darkens_the_moire_frame_but_not_the_twin():
     assert (right[0] - left[0]) > (right[1] - left[1]) + 5  # red drifts more than green
     corner, centre = moire[:8, :8, 1].mean(), moire[28:36, 44:52, 1].mean()
     assert corner < centre - 5
-
-
-def test_a_crop_of_a_larger_frame_sees_a_gentler_part_of_its_shading():
-    """A view 1/4 of the frame's size centred on it is the centre of the whole frame's field."""
-    params = CameraParams(vignette=0.6, falloff_x=0.3, colour_drift=(0.1, 0.0, -0.1, 0.0))
-    frame = _shading(params, 256, 256)
-    crop = _shading(replace(params, view_zoom=4.0), 64, 64)
-    assert torch.allclose(crop, frame[:, 96:160, 96:160], atol=0.01)
-    green_range = [float(g[1].amax() - g[1].amin()) for g in (crop, frame)]
-    assert green_range[0] < 0.25 * green_range[1]
-
-
-def test_training_crops_lie_inside_their_frame():
-    rng = np.random.default_rng(1)
-    zooms = []
-    for _ in range(100):
-        params = as_crop_of_frame(CameraParams(), rng, 320, 320)
-        zooms.append(params.view_zoom)
-        assert 1.0 <= params.view_zoom <= 5.0
-        reach = (1 - 1 / params.view_zoom) / math.sqrt(2)  # a square frame's half width
-        assert all(abs(c) <= reach + 1e-9 for c in params.view_centre)
-    assert 30 < zooms.count(1.0) < 70  # about half are whole frames
 
 
 def test_auto_exposure_meters_the_clipped_frame():

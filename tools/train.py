@@ -41,7 +41,6 @@ from streamdemoire.model.checkpoint import (
 )
 from streamdemoire.model.net import DemoireNet, NetConfig
 from streamdemoire.quality import psnr, text_sharpness
-from streamdemoire.synth.camera import CameraParams, as_crop_of_frame
 from streamdemoire.synth.pairs import pair_for_seed, sample_pair
 
 #: Training seeds start here; benchmark seeds stay below it.
@@ -50,13 +49,7 @@ VAL_SEEDS = range(900, 924)
 
 
 class SimulatedPairs(IterableDataset):
-    """An endless stream of fresh simulator pairs; each worker draws its own seeds.
-
-    Half the renders stand for a crop of a larger phone frame (up to 5x its side: 1600 px
-    for the default 320), so their shading is a gentle part of the frame's, as the network
-    will meet it on 720p and 1080p video; the rest, and the validation pairs, are whole
-    frames.
-    """
+    """An endless stream of fresh simulator pairs; each worker draws its own seeds."""
 
     def __init__(self, size: int, seed: int) -> None:
         self.size, self.seed = size, seed
@@ -67,8 +60,7 @@ class SimulatedPairs(IterableDataset):
         wid = info.id if info else 0
         rng = np.random.default_rng([TRAIN_SEED_BASE, self.seed, wid])
         while True:
-            params = as_crop_of_frame(CameraParams.sample(rng), rng, self.size, self.size)
-            moire, clean, _ = sample_pair(rng, self.size, self.size, params=params)
+            moire, clean, _ = sample_pair(rng, self.size, self.size)
             yield torch.from_numpy(moire.copy()), torch.from_numpy(clean.copy())
 
 
@@ -223,10 +215,9 @@ def main() -> None:
         step, best = state["step"], state["best"]
         print(f"resumed at step {step} (best val gain {best:.2f} dB)", flush=True)
 
-    data = {"simulator": "streamdemoire.synth camera v1", "views": "half crops of frames up to 5x",
-            "render": args.render, "crop": args.crop, "batch": args.batch,
-            "freq_weight": args.freq_weight, "pixel_loss": args.pixel_loss,
-            "edge_weight": args.edge_weight,
+    data = {"simulator": "streamdemoire.synth camera v1", "render": args.render,
+            "crop": args.crop, "batch": args.batch, "freq_weight": args.freq_weight,
+            "pixel_loss": args.pixel_loss, "edge_weight": args.edge_weight,
             "train_seed_base": TRAIN_SEED_BASE, "seed": args.seed + step}
     loader = iter(DataLoader(SimulatedPairs(args.render, args.seed + step), batch_size=None,
                              num_workers=args.workers, prefetch_factor=8,

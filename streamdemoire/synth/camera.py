@@ -13,8 +13,7 @@ the simulator renders exactly that chain:
    a Bayer colour filter keeps one colour per pixel, shot and read noise are added, and a
    bilinear demosaic fills the rest back in;
 5. shading: lens vignetting and the screen's own falloff with viewing angle (brightness and
-   colour drift across the frame, of which a training render may be a crop), a smooth gain on
-   the sensor's light;
+   colour drift across the view), a smooth gain on the sensor's light;
 6. the phone's processing: auto exposure (metered on the clipped frame, so the pair shares
    its mean recorded light), white balance and a tone curve, downscaling to the video
    size (area filter, or a cheap bilinear one that aliases more), sharpening with halos, then
@@ -39,7 +38,7 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 import av
 import numpy as np
@@ -76,10 +75,7 @@ class CameraParams:
     further blur in output pixels (focus missed, stabiliser resampling), shared by the twin.
     Shading: ``vignette`` darkens the corners by that fraction; ``falloff_x``/``falloff_y``
     are the gain's slope across the view (viewing angle), ``colour_drift`` the extra slope of
-    red and blue (an LCD's colour shifts with angle), per unit of half the frame's diagonal.
-    A rendered view may be a crop of the camera's frame (:func:`as_crop_of_frame`, for
-    training crops): ``view_zoom`` is the frame's size over the view's, ``view_centre`` where
-    the view sits, in the frame's half diagonals from its centre. Shading spans the frame.
+    red and blue (an LCD's colour shifts with angle), per unit of half the view's diagonal.
     """
 
     layout: str = "rgb"
@@ -112,8 +108,6 @@ class CameraParams:
     falloff_x: float = 0.0
     falloff_y: float = 0.0
     colour_drift: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
-    view_zoom: float = 1.0
-    view_centre: tuple[float, float] = (0.0, 0.0)
 
     @classmethod
     def sample(cls, rng: np.random.Generator) -> CameraParams:
@@ -182,30 +176,6 @@ def _sample_shading(rng: np.random.Generator) -> dict:
         "falloff_y": float(rng.normal(0, 0.35)),
         "colour_drift": tuple(float(d) for d in rng.normal(0, 0.1, 4)),
     }
-
-
-def as_crop_of_frame(params: CameraParams, rng: np.random.Generator, height: int, width: int,
-                     max_zoom: float = 5.0, whole: float = 0.5) -> CameraParams:
-    """``params`` for a height x width view that is, with probability ``1 - whole``, a random
-    crop of a frame up to ``max_zoom`` times larger: how a small training render stands for
-    part of a phone video as well as for a whole small photo.
-
-    Vignetting and viewing-angle falloff span the camera's whole frame, so across a 320 px
-    render they change as fast as across a 1280 px video only if the render is the whole
-    frame. Trained on whole-frame renders alone, the network took any gentle gradient of a
-    1280x720 frame's content for shading and flattened it (a UI clip's wallpaper: -8 dB);
-    trained on crops alone, it left the strong shading of whole 256 px photos (the real
-    pairs) half corrected.
-    """
-    if rng.random() < whole:
-        return params
-    zoom = float(np.exp(rng.uniform(0.0, np.log(max_zoom))))
-    diagonal = math.hypot(height, width)
-    reach = 1.0 - 1.0 / zoom  # how far the view's centre may sit from the frame's
-    # The frame's half width is width / diagonal of its half diagonals (same aspect as the view).
-    centre = (float(rng.uniform(-reach, reach)) * width / diagonal,
-              float(rng.uniform(-reach, reach)) * height / diagonal)
-    return replace(params, view_zoom=zoom, view_centre=centre)
 
 
 def _sample_compression(rng: np.random.Generator) -> dict:
@@ -342,11 +312,9 @@ def _grid(height: int, width: int, scale: float) -> tuple[torch.Tensor, torch.Te
 
 def _shading(params: CameraParams, height: int, width: int) -> torch.Tensor:
     """Per-channel gain (3 x H x W) of vignetting and the screen's viewing-angle falloff."""
-    half_diag = 0.5 * math.hypot(height, width) * params.view_zoom  # the frame's
-    centre_x, centre_y = params.view_centre
+    half_diag = 0.5 * math.hypot(height, width)
     y = (torch.arange(height, dtype=torch.float32)[:, None] - (height - 1) / 2) / half_diag
     x = (torch.arange(width, dtype=torch.float32)[None, :] - (width - 1) / 2) / half_diag
-    x, y = x + centre_x, y + centre_y
     vignette = 1 - params.vignette * (x * x + y * y)
     rx, ry, bx, by = params.colour_drift
     slopes = [(params.falloff_x + rx, params.falloff_y + ry),
