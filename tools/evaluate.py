@@ -355,26 +355,23 @@ def clip_samples(seed: int, kind: str, size: BenchmarkSize, fps: float, every: i
             for i in range(0, len(moire), every)]
 
 
-def clip_of(sample: Sample) -> str:
-    """The clip a benchmark sample comes from: its name without the frame number."""
-    return sample.name.split(" #")[0]
+def frames_by_clip(samples: list[Sample]) -> dict[str, list[int]]:
+    """The indices of each clip's samples, by clip name (a sample's name without its frame)."""
+    clips: dict[str, list[int]] = {}
+    for i, sample in enumerate(samples):
+        clips.setdefault(sample.name.split(" #")[0], []).append(i)
+    return clips
 
 
 def per_clip(samples: list[Sample], results: list[MethodResult], score: str) -> dict:
     """Each method's mean ``score`` per clip: a size's mean can hide one clip that loses."""
-    clips: dict[str, list[int]] = {}
-    for i, sample in enumerate(samples):
-        clips.setdefault(clip_of(sample), []).append(i)
     return {clip: {r.label: mean([r.per_sample[i][score] for i in idx]) for r in results}
-            for clip, idx in clips.items()}
+            for clip, idx in frames_by_clip(samples).items()}
 
 
 def grid_picks(samples: list[Sample]) -> list[int]:
     """One frame per clip for the grid: the middle one of its sampled frames."""
-    by_clip: dict[str, list[int]] = {}
-    for i, s in enumerate(samples):
-        by_clip.setdefault(clip_of(s), []).append(i)
-    return [idx[len(idx) // 2] for idx in by_clip.values()]
+    return [idx[len(idx) // 2] for idx in frames_by_clip(samples).values()]
 
 
 def evaluate_size(size: BenchmarkSize, model: Demoirer, cache: Path,
