@@ -150,6 +150,13 @@ def test_temporal_summary_table_and_plot(tmp_path):
     clips = [{"seed": 3, "kind": "text", "model": result, "stand-in": result}]
     summary = evaluate.temporal_summary(clips, "model")
     assert summary["flicker_cut"] == pytest.approx(0.75)
+    steady = {**scores, "flicker": -0.002}
+    smoothed_below = {**steady, "flicker": -0.003}
+    quiet = {"seed": 4, "kind": "code", "model": {**result, "per_frame": steady,
+                                                   "smoothed": smoothed_below}}
+    # A clip that flickers less than its truth adds nothing to cut, before or after.
+    assert evaluate.temporal_summary([*clips, quiet], "model")["flicker_cut"] == (
+        pytest.approx(0.75))
     assert summary["psnr_change_db"] == pytest.approx(0.5)
     assert all(summary["targets_met"].values())
     report = {"size": "64x48", "strength": 0.9, "fps": 30.0, "clips": clips, "model": summary,
