@@ -6,8 +6,9 @@ seeds that never overlap the benchmark's; the trainer keeps them in a replay poo
 random crops and flips from it, so each costly render feeds several steps.
 
 Loss: MSE, plus MSE at quarter resolution (which weighs the long, low-contrast bands), plus
-optionally an L1 on the 2-D spectrum (``--freq-weight``) and an L1 on the image gradients
-(``--edge-weight``: it keeps text crisp, see :func:`loss_fn`).
+optionally an L1 on the 2-D spectrum (``--freq-weight``), an L1 on the image gradients
+(``--edge-weight``) and one on each tile's RMS gradient (``--sharpness-weight``): the last two
+keep text crisp, see :func:`loss_fn`.
 
 Checkpoints: ``--run DIR`` holds ``last.pt`` (weights, optimizer, step: ``--resume`` continues
 from it) and ``best.pt``; ``--ship`` copies the best into the package's weights. Every
@@ -202,8 +203,8 @@ def main() -> None:
                     help="weight of the L1 spectrum term (with MSE, Parseval makes it redundant)")
     ap.add_argument("--pixel-loss", choices=["mse", "l1"], default="mse")
     ap.add_argument("--edge-weight", type=float, default=0.02,
-                    help="weight of the L1 on image gradients (sharper text; the shipped "
-                         "checkpoint's last 3500 steps used 0.02)")
+                    help="weight of the L1 on image gradients (sharper text; both runs "
+                         "averaged into the shipped checkpoint used 0.02)")
     ap.add_argument("--sharpness-weight", type=float, default=0.0,
                     help="weight of the L1 between the local RMS gradients of output and "
                          "clean (8 x 8 tiles): sharp edges even where their place is uncertain")
