@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, IterableDataset
 
+from streamdemoire.allocator import release_freed_memory
 from streamdemoire.model.checkpoint import (
     DEFAULT_CHECKPOINT,
     Checkpoint,
@@ -62,6 +63,7 @@ class SimulatedPairs(IterableDataset):
         rng = np.random.default_rng([TRAIN_SEED_BASE, self.seed, wid])
         while True:
             moire, clean, _ = sample_pair(rng, self.size, self.size)
+            release_freed_memory()
             yield torch.from_numpy(moire.copy()), torch.from_numpy(clean.copy())
 
 
