@@ -64,9 +64,10 @@ def release_freed_memory() -> bool:
     For long-lived processes that make many differently sized temporaries, such as
     tools/train.py's data workers: each simulated pair leaves its freed blocks scattered through
     the heap, where glibc keeps them, and a worker grew by about 8.7 MB per pair (496 to
-    1104 MB from its 10th to its 80th 320x320 pair; 3.8 GB in a long run). Trimming after each
-    pair held it to about 2.4 MB per pair (297 to 468 MB), the rest mostly the simulator's
-    glyph and word caches filling up (bounded: ``synth.content``).
+    1104 MB from its 10th to its 80th 320x320 pair; 3.8 GB in a long run). Trimming after every
+    tenth pair held it to about 2.4 MB per pair (297 to 468 MB), the rest mostly the simulator's
+    glyph and word caches filling up (bounded: ``synth.content``). Each call costs time, as the
+    pages it gives back fault in again when reused: call it now and then, not per allocation.
     """
     if platform.libc_ver()[0] != "glibc":
         return False
