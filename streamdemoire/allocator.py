@@ -39,19 +39,27 @@ USER_SETTINGS_ENV = ("MALLOC_ARENA_MAX", "MALLOC_MMAP_MAX_", "MALLOC_MMAP_THRESH
                      "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_")
 
 
+def _glibc_function(name: str, *argtypes):
+    """glibc's function ``name`` with its argument types set, or None on another C library."""
+    if platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        function = getattr(ctypes.CDLL(None), name)
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = list(argtypes)
+    return function
+
+
 def keep_freed_memory() -> bool:
     """Apply ``SETTINGS`` to this process (glibc only; call it before the model runs, while
     the process has few threads). Returns whether they were applied."""
-    if platform.libc_ver()[0] != "glibc":
-        return False
     if (any(name in os.environ for name in USER_SETTINGS_ENV)
             or "glibc.malloc" in os.environ.get("GLIBC_TUNABLES", "")):
         return False
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
+    mallopt = _glibc_function("mallopt", ctypes.c_int, ctypes.c_int)
+    if mallopt is None:
         return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     applied = all(mallopt(param, value) == 1 for param, value in SETTINGS.items())
     log.debug("malloc tuned for frames: %s", applied)
     return applied
@@ -69,12 +77,8 @@ def release_freed_memory() -> bool:
     glyph and word caches filling up (bounded: ``synth.content``). Each call costs time, as the
     pages it gives back fault in again when reused: call it now and then, not per allocation.
     """
-    if platform.libc_ver()[0] != "glibc":
+    malloc_trim = _glibc_function("malloc_trim", ctypes.c_size_t)
+    if malloc_trim is None:
         return False
-    try:
-        malloc_trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
-        return False
-    malloc_trim.argtypes = [ctypes.c_size_t]
     malloc_trim(0)
     return True
