@@ -475,15 +475,31 @@ def _theme(rng: np.random.Generator, dark: bool) -> _Theme:
                   _grey(_ri(rng, 95, 140)), _grey(_ri(rng, 195, 225)), _accent(rng, False), False)
 
 
-def _gradient(rng: np.random.Generator, h: int, w: int, c0: RGB, c1: RGB) -> Image.Image:
-    """A linear two-colour gradient at a random angle (computed small: it is linear anyway)."""
+def _gradient(rng: np.random.Generator, h: int, w: int, c0: RGB, c1: RGB,
+              radial: bool = False) -> Image.Image:
+    """A two-colour gradient: linear at a random angle, or radial from a random centre (on
+    or off the canvas), as wallpapers and slide templates draw them. Computed small and
+    enlarged: it is smooth anyway."""
     sh, sw = max(2, h // 8), max(2, w // 8)
-    angle = rng.uniform(0, 2 * np.pi)
     yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
-    t = xx / sw * np.cos(angle) * w + yy / sh * np.sin(angle) * h
+    yy, xx = yy / sh * h, xx / sw * w
+    if radial:
+        cy, cx = _ru(rng, -0.3, 1.3) * h, _ru(rng, -0.3, 1.3) * w
+        t = np.hypot(yy - cy, xx - cx)
+    else:
+        angle = rng.uniform(0, 2 * np.pi)
+        t = xx * np.cos(angle) + yy * np.sin(angle)
     t = (t - t.min()) / max(float(np.ptp(t)), 1e-6)
     arr = np.asarray(c0, np.float32) + (np.asarray(c1, np.float32) - c0) * t[..., None]
     return Image.fromarray(arr.round().astype(np.uint8)).resize((w, h), Image.Resampling.BILINEAR)
+
+
+def _backdrop(rng: np.random.Generator, h: int, w: int, c0: RGB, c1: RGB) -> Image.Image:
+    """A smooth gradient backdrop, linear or radial. Screens show many (wallpapers, slide
+    templates, landing pages), and a network that rarely sees one takes any smooth gradient
+    for the camera's vignetting and flattens it: before these were common in training, the
+    model flattened a desktop wallpaper from 34 dB to 26 dB."""
+    return _gradient(rng, h, w, c0, c1, radial=_chance(rng, 0.4))
 
 
 # --------------------------------------------------------------------------------------------
@@ -871,7 +887,7 @@ def _slide_background(rng: np.random.Generator, h: int, w: int, theme: _Theme) -
     """Plain, gradient, or plain with a decorative accent shape, as slide templates are."""
     style = int(rng.integers(3))
     if style == 1:
-        return _gradient(rng, h, w, theme.bg, _mix(theme.bg, theme.accent, _ru(rng, 0.1, 0.5)))
+        return _backdrop(rng, h, w, theme.bg, _mix(theme.bg, theme.accent, _ru(rng, 0.1, 0.8)))
     img = Image.new("RGB", (w, h), theme.bg)
     if style == 2:
         draw = _Draw(img)
@@ -1319,7 +1335,8 @@ def _render_web(rng: np.random.Generator, h: int, w: int) -> Image.Image:
     """A web page: optional browser chrome, a nav bar, then headings, paragraphs with links,
     images, cards, buttons, lists and forms stacked down the page for as long as it is tall."""
     theme = _theme(rng, dark=_chance(rng, 0.2))
-    img = Image.new("RGB", (w, h), theme.bg)
+    img = (_backdrop(rng, h, w, theme.bg, _mix(theme.bg, theme.accent, _ru(rng, 0.1, 0.6)))
+           if _chance(rng, 0.2) else Image.new("RGB", (w, h), theme.bg))
     draw = _Draw(img)
     body = _Font(_pick(rng, ("sans", "sans", "serif", "condensed")), _log_int(rng, 7, 17),
                  aliased=_chance(rng, 0.2))
@@ -1897,16 +1914,16 @@ def _render_ui(rng: np.random.Generator, h: int, w: int) -> Image.Image:
     """A desktop: wallpaper, a menu bar or taskbar, overlapping application windows (file
     browser, settings form, message list) and sometimes a modal dialog. Dark and light."""
     theme = _theme(rng, dark=_chance(rng, 0.45))
-    if _chance(rng, 0.5):
+    if _chance(rng, 0.35):
         img = Image.fromarray(_photo(rng, h, w))
     else:
-        img = _gradient(rng, h, w, _accent(rng, True), _accent(rng, False))
+        img = _backdrop(rng, h, w, _accent(rng, True), _accent(rng, False))
     draw = _Draw(img)
     font = _Font(_pick(rng, ("sans", "sans", "condensed")), _log_int(rng, 7, 14),
                  aliased=_chance(rng, 0.25))
     top, bottom = _ui_desktop_bars(draw, rng, w, h, theme, font)
-    for _ in range(_ri(rng, 1, 3)):
-        ww, wh = round(w * _ru(rng, 0.45, 0.95)), round((bottom - top) * _ru(rng, 0.45, 0.95))
+    for _ in range(_ri(rng, 0, 3)):
+        ww, wh = round(w * _ru(rng, 0.3, 0.95)), round((bottom - top) * _ru(rng, 0.45, 0.95))
         x, y = _ri(rng, 0, w - ww), _ri(rng, top, bottom - wh)
         shadow = (0, 0, 0) if theme.dark else _shift(theme.bg, -40)
         draw.rectangle((x + 3, y + 3, x + ww + 3, y + wh + 3), fill=shadow)
