@@ -10,9 +10,14 @@ optionally an L1 on the 2-D spectrum (``--freq-weight``), an L1 on the image gra
 (``--edge-weight``) and one on each tile's RMS gradient (``--sharpness-weight``): the last two
 keep text crisp, see :func:`loss_fn`.
 
-Checkpoints: ``--run DIR`` holds ``last.pt`` (weights, optimizer, step: ``--resume`` continues
-from it) and ``best.pt``; ``--ship`` copies the best into the package's weights. Every
-checkpoint carries its architecture, data config, eval scores and git revision.
+Weights: an exponential moving average of the trained weights (``--ema``, as Real-ESRGAN
+keeps one) is what is evaluated and saved: single steps' weights swung by 2 dB on one
+benchmark clip from one evaluation to the next.
+
+Checkpoints: ``--run DIR`` holds ``last.pt`` (weights, their average, optimizer, step:
+``--resume`` continues from it) and ``best.pt``; ``--ship`` copies the best into the
+package's weights. Every checkpoint carries its architecture, data config, eval scores and
+git revision.
 
     python tools/train.py --run runs/main --steps 20000 --ship
 """
@@ -33,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, IterableDataset
 
 from streamdemoire.allocator import release_freed_memory
@@ -62,8 +68,9 @@ class SimulatedPairs(IterableDataset):
         self.size, self.seed = size, seed
 
     def __iter__(self):
-        torch.set_num_threads(1)
         info = torch.utils.data.get_worker_info()
+        if info is not None:  # a worker process: leave the cores to the training loop
+            torch.set_num_threads(1)
         wid = info.id if info else 0
         rng = np.random.default_rng([TRAIN_SEED_BASE, self.seed, wid])
         for made in itertools.count(1):
@@ -205,7 +212,8 @@ def main() -> None:
     ap.add_argument("--render", type=int, default=320, help="side of each rendered pair")
     ap.add_argument("--pool", type=int, default=192, help="replay pool size")
     ap.add_argument("--fresh-per-step", type=int, default=2, help="new pairs added per step")
-    ap.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1))
+    ap.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1),
+                    help="data worker processes (0: render in the training process)")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--freq-weight", type=float, default=0.0,
                     help="weight of the L1 spectrum term (with MSE, Parseval makes it redundant)")
@@ -216,6 +224,9 @@ def main() -> None:
     ap.add_argument("--sharpness-weight", type=float, default=0.0,
                     help="weight of the L1 between the local RMS gradients of output and "
                          "clean (8 x 8 tiles): sharp edges even where their place is uncertain")
+    ap.add_argument("--ema", type=float, default=0.999,
+                    help="decay of the weights' moving average that is evaluated and saved "
+                         "(0: the raw weights)")
     ap.add_argument("--eval-every", type=int, default=500)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--resume", action="store_true", help="continue from RUN/last.pt")
@@ -233,23 +244,27 @@ def main() -> None:
         net = grown_from(load_checkpoint(args.init))
     net = net.to(device).train()
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
+    ema = AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(args.ema)) if args.ema else None
     step, best = 0, -1e9
     last = args.run / "last.pt"
     if args.resume and last.exists():
         state = torch.load(last, map_location="cpu", weights_only=False)
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
+        if ema is not None and state.get("ema"):
+            ema.load_state_dict(state["ema"])
         step, best = state["step"], state["best"]
         print(f"resumed at step {step} (best val gain {best:.2f} dB)", flush=True)
 
     data = {"simulator": "streamdemoire.synth camera v1", "render": args.render,
             "crop": args.crop, "batch": args.batch, "freq_weight": args.freq_weight,
             "pixel_loss": args.pixel_loss, "edge_weight": args.edge_weight,
-            "sharpness_weight": args.sharpness_weight,
+            "sharpness_weight": args.sharpness_weight, "ema": args.ema,
             "train_seed_base": TRAIN_SEED_BASE, "seed": args.seed + step}
+    workers = {"num_workers": args.workers, "prefetch_factor": 8, "persistent_workers": True,
+               "multiprocessing_context": "spawn"} if args.workers else {}
     loader = iter(DataLoader(SimulatedPairs(args.render, args.seed + step), batch_size=None,
-                             num_workers=args.workers, prefetch_factor=8,
-                             persistent_workers=True, multiprocessing_context="spawn"))
+                             **workers))
     pool = ReplayPool(args.pool)
     while len(pool.items) < min(args.pool, max(args.batch * 4, 32)):
         pool.add(*next(loader))
@@ -270,23 +285,27 @@ def main() -> None:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
+        if ema is not None:
+            ema.update_parameters(net)
         step += 1
         running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
         if step % 50 == 0:
             print(f"step {step} loss {running:.4f} {(time.time() - t0) / 50:.2f}s/step", flush=True)
             t0 = time.time()
         if step % args.eval_every == 0 or step == args.steps:
-            scores = evaluate(net, [(a.to(device), b.to(device)) for a, b in val])
+            kept = ema.module if ema is not None else net
+            scores = evaluate(kept, [(a.to(device), b.to(device)) for a, b in val])
             meta = {"steps": step, "data": data, "eval": scores, "git": git_revision(),
                     "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
             torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                        "ema": ema.state_dict() if ema is not None else None,
                         "best": max(best, scores["val_gain_db"])}, last)
             # Every evaluated checkpoint is kept: the val gain (PSNR) picks best.pt, but the
             # benchmarks (text sharpness, real photos) may prefer another step.
-            save_checkpoint(args.run / f"step{step}.pt", net, meta)
+            save_checkpoint(args.run / f"step{step}.pt", kept, meta)
             if scores["val_gain_db"] > best:
                 best = scores["val_gain_db"]
-                save_checkpoint(args.run / "best.pt", net, meta)
+                save_checkpoint(args.run / "best.pt", kept, meta)
                 if args.ship:
                     shutil.copyfile(args.run / "best.pt", DEFAULT_CHECKPOINT)
             print(f"eval step {step}: {scores} best {best:.2f}", flush=True)
