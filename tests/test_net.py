@@ -87,3 +87,19 @@ def test_a_network_with_keep_exposure_keeps_each_frames_mean_light():
         out = net(frames)
         assert (out - frames).abs().mean() > 0.01  # the network did change the frames
     torch.testing.assert_close(linear_means(out), linear_means(frames), rtol=1e-3, atol=1e-5)
+
+
+def test_a_model_round_trips_through_its_checkpoint(tmp_path):
+    """Saved (fp16, as shipped) and rebuilt, a network keeps its architecture, metadata and
+    outputs; in fp32 the weights come back bit for bit."""
+    net = randomised(DemoireNet(NetConfig(**SMALL, shading=True, keep_exposure=True)))
+    meta = {"steps": 7, "eval": {"val_gain_db": 1.5}}
+    save_checkpoint(tmp_path / "half.pt", net, meta)
+    save_checkpoint(tmp_path / "full.pt", net, meta, half=False)
+    half, full = load_checkpoint(tmp_path / "half.pt"), load_checkpoint(tmp_path / "full.pt")
+    assert half.config == net.config and half.meta == meta
+    x = torch.rand(2, 3, 64, 96)
+    with torch.no_grad():
+        torch.testing.assert_close(half.build()(x), net(x), atol=2e-2, rtol=0)
+        torch.testing.assert_close(full.build()(x), net(x), atol=0, rtol=0)
+    assert (tmp_path / "half.pt").stat().st_size < 0.7 * (tmp_path / "full.pt").stat().st_size
