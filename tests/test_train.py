@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from test_net import ROOT, load_train
 
-from streamdemoire.model.checkpoint import load_checkpoint
+from streamdemoire.model.checkpoint import file_sha256, load_checkpoint
 from streamdemoire.model.net import DemoireNet, NetConfig
 from streamdemoire.synth.pairs import pair_for_seed
 
@@ -42,14 +42,16 @@ def run_trainer(run_dir, *extra: str) -> str:
     return done.stdout
 
 
-def test_checkpoints_hold_the_weights_average_and_resume(tmp_path):
-    run_trainer(tmp_path, "--steps", "4", "--lr", "1e-2", "--ema", "0.5")
+def test_checkpoints_hold_the_weights_average_and_resume(tmp_path, identity_checkpoint):
+    run_trainer(tmp_path, "--steps", "4", "--lr", "1e-2", "--ema", "0.5",
+                "--init", str(identity_checkpoint))
     for name in ("step2.pt", "step4.pt", "best.pt", "last.pt"):
         assert (tmp_path / name).exists(), name
     saved = load_checkpoint(tmp_path / "step4.pt")
     assert saved.meta["steps"] == 4 and saved.meta["data"]["ema"] == 0.5
     assert set(saved.meta["eval"]) == {"val_input_psnr", "val_gain_db", "val_text_sharpness"}
     assert saved.meta["git"]
+    assert saved.meta["data"]["init"]["sha256"] == file_sha256(identity_checkpoint)
     # What is saved is the moving average, not the last step's raw weights.
     raw = torch.load(tmp_path / "last.pt", weights_only=False)["model"]
     key = "enc1.entry.weight"

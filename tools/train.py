@@ -45,6 +45,7 @@ from streamdemoire.allocator import release_freed_memory
 from streamdemoire.model.checkpoint import (
     DEFAULT_CHECKPOINT,
     Checkpoint,
+    file_sha256,
     load_checkpoint,
     save_checkpoint,
 )
@@ -261,6 +262,9 @@ def main() -> None:
             "pixel_loss": args.pixel_loss, "edge_weight": args.edge_weight,
             "sharpness_weight": args.sharpness_weight, "ema": args.ema,
             "train_seed_base": TRAIN_SEED_BASE, "seed": args.seed + step}
+    if args.init:  # a fine-tuning's steps count from its start: say what it started from
+        data["init"] = {"path": str(args.init), "sha256": file_sha256(args.init),
+                        "steps": load_checkpoint(args.init).meta.get("steps")}
     workers = {"num_workers": args.workers, "prefetch_factor": 8, "persistent_workers": True,
                "multiprocessing_context": "spawn"} if args.workers else {}
     loader = iter(DataLoader(SimulatedPairs(args.render, args.seed + step), batch_size=None,
