@@ -1332,8 +1332,9 @@ class _Page:
 
 
 def _render_web(rng: np.random.Generator, h: int, w: int) -> Image.Image:
-    """A web page: optional browser chrome, a nav bar, then headings, paragraphs with links,
-    images, cards, buttons, lists and forms stacked down the page for as long as it is tall."""
+    """A web page on a plain or (one in five) gradient background: optional browser chrome,
+    a nav bar, then headings, paragraphs with links, images, cards, buttons, lists and forms
+    stacked down the page for as long as it is tall."""
     theme = _theme(rng, dark=_chance(rng, 0.2))
     img = (_backdrop(rng, h, w, theme.bg, _mix(theme.bg, theme.accent, _ru(rng, 0.1, 0.6)))
            if _chance(rng, 0.2) else Image.new("RGB", (w, h), theme.bg))
