@@ -4,9 +4,9 @@
 Two fine-tunings from one starting point stay in one basin of the loss, so their average is
 a network too, and often a better one than either: on this project's small batches single
 checkpoints swing by a few dB on single benchmark clips from one evaluation to the next, and
-the average keeps what both agree on. The shipped checkpoint is the average of the sharpest
-fine-tuning (``--sharpness-weight``) and the one before it, which kept the PSNR of the one
-and most of the text sharpness of the other (see README, Measured).
+the average keeps what both agree on. The shipped checkpoint's fine-tuning started from the
+average of the sharpest fine-tuning (``--sharpness-weight``) and the one before it, which
+kept the PSNR of the one and most of the text sharpness of the other (see README, Measured).
 
     python tools/average_checkpoints.py runs/r18/step3500.pt runs/r21/step1500.pt --out soup.pt
 """
