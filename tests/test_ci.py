@@ -1,0 +1,17 @@
+"""CI runs the README's test command: the command a user is told to run is the one CI runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_ci_runs_the_readmes_test_command_from_the_root():
+    readme = (ROOT / "README.md").read_text()
+    test_command = re.search(r"^(bash tools/test\.sh)\s+#.*run the tests$", readme, re.M)
+    assert test_command, "the README's code block no longer names its test command"
+    commands = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
+                if line.strip() and not line.lstrip().startswith("#")]
+    assert commands == ["set -euo pipefail", 'cd "$(dirname "$0")/.."', test_command[1]]
