@@ -33,6 +33,25 @@ def test_a_few_steps_on_simulator_pairs_lower_the_loss():
     assert losses[-1] < 0.7 * losses[0]
 
 
+def test_residual_lowpass_sees_coarse_light_and_lets_fine_moire_through():
+    train = load_train()
+    stripes = torch.zeros(1, 3, 64, 64)
+    stripes[..., ::2] = 0.3  # 2 px period, as fine moire: its block means are 0.15 everywhere
+    assert train.residual_lowpass(stripes - 0.15) < 1e-6
+    ramp = torch.linspace(-0.2, 0.2, 64).expand(1, 3, 64, 64)  # a gradient, coarse light
+    assert 0.09 < train.residual_lowpass(ramp) < 0.11
+
+
+def test_residual_is_what_the_head_adds_to_the_input():
+    net = DemoireNet(NetConfig())
+    torch.nn.init.normal_(net.head.weight, std=0.1)
+    frames = torch.rand(1, 3, 64, 64)
+    out, residual = net.forward_with_residual(frames)
+    assert residual.abs().mean() > 1e-3
+    torch.testing.assert_close(out, frames + residual)
+    torch.testing.assert_close(net(frames), out)
+
+
 def run_trainer(run_dir, *extra: str) -> str:
     cmd = [sys.executable, str(ROOT / "tools" / "train.py"), "--run", str(run_dir),
            "--render", "64", "--crop", "64", "--batch", "2", "--pool", "4",
@@ -44,11 +63,12 @@ def run_trainer(run_dir, *extra: str) -> str:
 
 def test_checkpoints_hold_the_weights_average_and_resume(tmp_path, identity_checkpoint):
     run_trainer(tmp_path, "--steps", "4", "--lr", "1e-2", "--ema", "0.5",
-                "--init", str(identity_checkpoint))
+                "--residual-lowpass-weight", "0.05", "--init", str(identity_checkpoint))
     for name in ("step2.pt", "step4.pt", "best.pt", "last.pt"):
         assert (tmp_path / name).exists(), name
     saved = load_checkpoint(tmp_path / "step4.pt")
     assert saved.meta["steps"] == 4 and saved.meta["data"]["ema"] == 0.5
+    assert saved.meta["data"]["residual_lowpass_weight"] == 0.05
     assert set(saved.meta["eval"]) == {"val_input_psnr", "val_gain_db", "val_text_sharpness"}
     assert saved.meta["git"]
     assert saved.meta["data"]["init"]["sha256"] == file_sha256(identity_checkpoint)

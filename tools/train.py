@@ -8,7 +8,9 @@ random crops and flips from it, so each costly render feeds several steps.
 Loss: MSE, plus MSE at quarter resolution (which weighs the long, low-contrast bands), plus
 optionally an L1 on the 2-D spectrum (``--freq-weight``), an L1 on the image gradients
 (``--edge-weight``) and one on each tile's RMS gradient (``--sharpness-weight``): the last two
-keep text crisp, see :func:`loss_fn`.
+keep text crisp, see :func:`loss_fn`. ``--residual-lowpass-weight`` penalises the coarse
+part of the network's residual, so coarse light is left to the shading gain (see
+:func:`residual_lowpass`).
 
 Weights: an exponential moving average of the trained weights (``--ema``, as Real-ESRGAN
 keeps one) is what is evaluated and saved: single steps' weights swung by 2 dB on one
@@ -115,6 +117,25 @@ def local_sharpness(img: torch.Tensor, window: int = 8) -> torch.Tensor:
     """Root-mean-square image gradient over ``window`` x ``window`` tiles (N x 1 x h x w)."""
     energy = img.diff(dim=-1)[..., :-1, :].square() + img.diff(dim=-2)[..., :, :-1].square()
     return F.avg_pool2d(energy.sum(1, keepdim=True), window).add(1e-8).sqrt()
+
+
+#: Side of the blocks whose mean residual ``--residual-lowpass-weight`` penalises: longer than
+#: the moiré periods the residual must cancel at the training crops' scale, shorter than the
+#: ramps and falloffs that belong to the shading gain.
+RESIDUAL_LOWPASS_BLOCK = 32
+
+
+def residual_lowpass(residual: torch.Tensor) -> torch.Tensor:
+    """Mean absolute value of the residual averaged over 32 x 32 blocks.
+
+    Without it the shading gain and the residual learnt to carry large, opposite coarse
+    parts: on a 720p desktop frame the gain flattened a wallpaper gradient as if it were
+    vignetting and the residual only half put it back (the frame lost 8 dB to the input). The
+    shading gain is smooth by construction, so the coarse light belongs to it; the residual
+    keeps the detail. Averaging at full resolution, not per pixel-unshuffle phase, lets fine
+    moiré (whose phases alternate) through untouched.
+    """
+    return F.avg_pool2d(residual, RESIDUAL_LOWPASS_BLOCK, ceil_mode=True).abs().mean()
 
 
 def loss_fn(out: torch.Tensor, target: torch.Tensor, freq_weight: float,
@@ -225,6 +246,9 @@ def main() -> None:
     ap.add_argument("--sharpness-weight", type=float, default=0.0,
                     help="weight of the L1 between the local RMS gradients of output and "
                          "clean (8 x 8 tiles): sharp edges even where their place is uncertain")
+    ap.add_argument("--residual-lowpass-weight", type=float, default=0.0,
+                    help="weight of the penalty on the residual's 32 x 32 block means: coarse "
+                         "light is the shading gain's to correct (see residual_lowpass)")
     ap.add_argument("--ema", type=float, default=0.999,
                     help="decay of the weights' moving average that is evaluated and saved "
                          "(0: the raw weights)")
@@ -261,7 +285,8 @@ def main() -> None:
     data = {"simulator": "streamdemoire.synth camera v1", "render": args.render,
             "crop": args.crop, "batch": args.batch, "freq_weight": args.freq_weight,
             "pixel_loss": args.pixel_loss, "edge_weight": args.edge_weight,
-            "sharpness_weight": args.sharpness_weight, "ema": args.ema,
+            "sharpness_weight": args.sharpness_weight,
+            "residual_lowpass_weight": args.residual_lowpass_weight, "ema": args.ema,
             "train_seed_base": TRAIN_SEED_BASE, "seed": args.seed + step}
     if init is not None:  # a fine-tuning's steps count from its start: say what it started from
         data["init"] = {"path": str(args.init), "sha256": file_sha256(args.init),
@@ -284,8 +309,11 @@ def main() -> None:
             group["lr"] = lr_at(step, args.steps, args.lr)
         x, y = pool.batch(args.batch, args.crop)
         x, y = x.to(device), y.to(device)
-        loss = loss_fn(net(x), y, args.freq_weight, args.pixel_loss, args.edge_weight,
+        out, residual = net.forward_with_residual(x)
+        loss = loss_fn(out, y, args.freq_weight, args.pixel_loss, args.edge_weight,
                        args.sharpness_weight)
+        if args.residual_lowpass_weight:
+            loss = loss + args.residual_lowpass_weight * residual_lowpass(residual)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)

@@ -172,6 +172,15 @@ class DemoireNet(nn.Module):
         return F.interpolate(x, size=like.shape[-2:], mode="bilinear", align_corners=False)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_residual(frames)[0]
+
+    def forward_with_residual(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The cleaned frames and the residual the head added to the shading-corrected input.
+
+        Training reads the residual: shading and residual can cancel each other's low
+        frequencies (a gain that flattens a gradient wallpaper, a residual that puts it back),
+        and only a penalty on the residual's coarse part says which of the two owns them.
+        """
         e1 = self.enc1(self.unshuffle(frames))
         e2 = self.enc2(e1)
         e3 = self.enc3(e2)
@@ -180,8 +189,9 @@ class DemoireNet(nn.Module):
         d2 = self.dec2(e2 + self._up(self.lat2(d3), e2))
         d1 = self.dec1(e1 + self._up(self.lat1(d2), e1))
         base = self.shading(e4, frames) if self.shading is not None else frames
-        out = base + self.shuffle(self.head(d1))
-        return keep_exposure(out, frames) if self.config.keep_exposure else out
+        residual = self.shuffle(self.head(d1))
+        out = base + residual
+        return (keep_exposure(out, frames) if self.config.keep_exposure else out), residual
 
 
 def pad_to_stride(frames: torch.Tensor, stride: int = STRIDE) -> tuple[torch.Tensor, int, int]:
