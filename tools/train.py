@@ -248,7 +248,8 @@ def main() -> None:
                          "clean (8 x 8 tiles): sharp edges even where their place is uncertain")
     ap.add_argument("--residual-lowpass-weight", type=float, default=0.0,
                     help="weight of the penalty on the residual's 32 x 32 block means: coarse "
-                         "light is the shading gain's to correct (see residual_lowpass)")
+                         "light is the shading gain's to correct (see residual_lowpass; 0.05 "
+                         "helped 720p frames and cost 640x360 clips, docs/model.md)")
     ap.add_argument("--ema", type=float, default=0.999,
                     help="decay of the weights' moving average that is evaluated and saved "
                          "(0: the raw weights)")
