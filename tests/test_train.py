@@ -63,12 +63,14 @@ def run_trainer(run_dir, *extra: str) -> str:
 
 def test_checkpoints_hold_the_weights_average_and_resume(tmp_path, identity_checkpoint):
     run_trainer(tmp_path, "--steps", "4", "--lr", "1e-2", "--ema", "0.5",
-                "--residual-lowpass-weight", "0.05", "--init", str(identity_checkpoint))
+                "--residual-lowpass-weight", "0.05", "--fresh-per-step", "0.5",
+                "--init", str(identity_checkpoint))
     for name in ("step2.pt", "step4.pt", "best.pt", "last.pt"):
         assert (tmp_path / name).exists(), name
     saved = load_checkpoint(tmp_path / "step4.pt")
     assert saved.meta["steps"] == 4 and saved.meta["data"]["ema"] == 0.5
     assert saved.meta["data"]["residual_lowpass_weight"] == 0.05
+    assert saved.meta["data"]["fresh_per_step"] == 0.5
     assert set(saved.meta["eval"]) == {"val_input_psnr", "val_gain_db", "val_text_sharpness"}
     assert saved.meta["git"]
     assert saved.meta["data"]["init"]["sha256"] == file_sha256(identity_checkpoint)

@@ -239,7 +239,9 @@ def main() -> None:
     ap.add_argument("--crop", type=int, default=256, help="training crop side")
     ap.add_argument("--render", type=int, default=320, help="side of each rendered pair")
     ap.add_argument("--pool", type=int, default=192, help="replay pool size")
-    ap.add_argument("--fresh-per-step", type=int, default=2, help="new pairs added per step")
+    ap.add_argument("--fresh-per-step", type=float, default=2,
+                    help="new pairs added per step; under 1 for large renders (0.125: one pair "
+                         "every 8 steps, each feeding more crops)")
     ap.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1),
                     help="data worker processes (0: render in the training process)")
     ap.add_argument("--lr", type=float, default=1e-3)
@@ -290,7 +292,8 @@ def main() -> None:
         print(f"resumed at step {step} (best val gain {best:.2f} dB)", flush=True)
 
     data = {"simulator": "streamdemoire.synth camera v1", "render": args.render,
-            "crop": args.crop, "batch": args.batch, "freq_weight": args.freq_weight,
+            "fresh_per_step": args.fresh_per_step, "crop": args.crop, "batch": args.batch,
+            "freq_weight": args.freq_weight,
             "pixel_loss": args.pixel_loss, "edge_weight": args.edge_weight,
             "sharpness_weight": args.sharpness_weight,
             "residual_lowpass_weight": args.residual_lowpass_weight, "ema": args.ema,
@@ -308,10 +311,12 @@ def main() -> None:
     val = validation_set(args.crop)
     print(f"pool warm ({len(pool.items)} pairs); training from step {step}", flush=True)
 
-    t0, running = time.time(), 0.0
+    t0, running, fresh_due = time.time(), 0.0, 0.0
     while step < args.steps:
-        for _ in range(args.fresh_per_step):
+        fresh_due += args.fresh_per_step
+        while fresh_due >= 1.0:
             pool.add(*next(loader))
+            fresh_due -= 1.0
         for group in opt.param_groups:
             group["lr"] = lr_at(step, args.steps, args.lr)
         x, y = pool.batch(args.batch, args.crop)
