@@ -241,7 +241,9 @@ def main() -> None:
     ap.add_argument("--pool", type=int, default=192, help="replay pool size")
     ap.add_argument("--fresh-per-step", type=float, default=2,
                     help="new pairs added per step; under 1 for large renders (0.125: one pair "
-                         "every 8 steps, each feeding more crops)")
+                         "every 8 steps, each feeding more crops; a pair then stays longer in "
+                         "the pool, and r34 overfit a 64-pair pool after 600 steps, "
+                         "docs/model.md)")
     ap.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1),
                     help="data worker processes (0: render in the training process)")
     ap.add_argument("--lr", type=float, default=1e-3)
@@ -293,8 +295,8 @@ def main() -> None:
 
     data = {"simulator": "streamdemoire.synth camera v1", "render": args.render,
             "fresh_per_step": args.fresh_per_step, "crop": args.crop, "batch": args.batch,
-            "freq_weight": args.freq_weight,
-            "pixel_loss": args.pixel_loss, "edge_weight": args.edge_weight,
+            "freq_weight": args.freq_weight, "pixel_loss": args.pixel_loss,
+            "edge_weight": args.edge_weight,
             "sharpness_weight": args.sharpness_weight,
             "residual_lowpass_weight": args.residual_lowpass_weight, "ema": args.ema,
             "train_seed_base": TRAIN_SEED_BASE, "seed": args.seed + step}
