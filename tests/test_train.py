@@ -82,3 +82,12 @@ def test_checkpoints_hold_the_weights_average_and_resume(tmp_path, identity_chec
     out = run_trainer(tmp_path, "--steps", "6", "--lr", "1e-2", "--ema", "0.5", "--resume")
     assert "resumed at step 4" in out
     assert load_checkpoint(tmp_path / "step6.pt").meta["steps"] == 6
+
+
+def test_fresh_pairs_follow_the_rate_from_any_step():
+    fresh_pairs_at = load_train().fresh_pairs_at
+    assert [fresh_pairs_at(s, 2) for s in range(3)] == [2, 2, 2]
+    eighth = [fresh_pairs_at(s, 0.125) for s in range(24)]
+    assert sum(eighth) == 3 and eighth[7] == eighth[15] == eighth[23] == 1
+    # a run resumed at step 100 renders what an unbroken one would have from there on
+    assert sum(fresh_pairs_at(s, 0.3) for s in range(100, 200)) == 30

@@ -224,6 +224,12 @@ def evaluate(net: DemoireNet, pairs) -> dict:
             "val_text_sharpness": float(np.nanmean(sharpness))}
 
 
+def fresh_pairs_at(step: int, per_step: float) -> int:
+    """New pairs to render before ``step``: ``per_step`` on average, whole pairs only (0.125
+    is one every 8 steps). Derived from the step, so a resumed run keeps the same cadence."""
+    return math.floor((step + 1) * per_step) - math.floor(step * per_step)
+
+
 def lr_at(step: int, total: int, base: float, warmup: int = 300) -> float:
     if step < warmup:
         return base * (step + 1) / warmup
@@ -313,12 +319,10 @@ def main() -> None:
     val = validation_set(args.crop)
     print(f"pool warm ({len(pool.items)} pairs); training from step {step}", flush=True)
 
-    t0, running, fresh_due = time.time(), 0.0, 0.0
+    t0, running = time.time(), 0.0
     while step < args.steps:
-        fresh_due += args.fresh_per_step
-        while fresh_due >= 1.0:
+        for _ in range(fresh_pairs_at(step, args.fresh_per_step)):
             pool.add(*next(loader))
-            fresh_due -= 1.0
         for group in opt.param_groups:
             group["lr"] = lr_at(step, args.steps, args.lr)
         x, y = pool.batch(args.batch, args.crop)
