@@ -10,7 +10,13 @@ import numpy as np
 import torch
 
 from .engine import create_engine, frames_to_tensor, tensor_to_frames
+from .sharpen import DEFAULT_AMOUNT, MAX_AMOUNT, sharpen_
 from .temporal import DEFAULT_STRENGTH, TemporalSmoother
+
+
+def check_sharpen(amount: float) -> None:
+    if not 0 <= amount <= MAX_AMOUNT:
+        raise ValueError(f"sharpen must be in [0, {MAX_AMOUNT}], got {amount}")
 
 
 class Demoirer:
@@ -23,22 +29,30 @@ class Demoirer:
     are then frames of one stream, in order, and the history carries across them; call
     ``reset()`` where a new stream begins (a reconnect, the next file). It is off by default
     here because a library caller may pass unrelated images; the CLI turns it on.
+
+    ``sharpen`` is the amount of luma sharpening after the network (streamdemoire.sharpen;
+    0 turns it off): the network alone is softer than the screen.
     """
 
     def __init__(self, backend: str = "torch", device: str = "cpu",
                  checkpoint: str | Path | None = None,
                  engine_path: str | Path | None = None, *, temporal: bool = False,
-                 temporal_strength: float = DEFAULT_STRENGTH) -> None:
+                 temporal_strength: float = DEFAULT_STRENGTH,
+                 sharpen: float = DEFAULT_AMOUNT) -> None:
+        check_sharpen(sharpen)
         self.engine = create_engine(backend, device, Path(checkpoint) if checkpoint else None,
                                     engine_path=Path(engine_path) if engine_path else None)
         self.smoother = TemporalSmoother(temporal_strength) if temporal else None
+        self.sharpen = sharpen
 
-    def for_stream(self, temporal: bool = True,
-                   temporal_strength: float = DEFAULT_STRENGTH) -> Demoirer:
+    def for_stream(self, temporal: bool = True, temporal_strength: float = DEFAULT_STRENGTH,
+                   sharpen: float = DEFAULT_AMOUNT) -> Demoirer:
         """A Demoirer for one new stream that shares this one's engine: a worker loads the
-        model once and gives each job its own temporal history."""
+        model once and gives each job its own temporal history and options."""
+        check_sharpen(sharpen)
         stream = copy.copy(self)
         stream.smoother = TemporalSmoother(temporal_strength) if temporal else None
+        stream.sharpen = sharpen
         return stream
 
     def reset(self) -> None:
@@ -56,15 +70,15 @@ class Demoirer:
         return [self.infer, self.smooth]
 
     def infer(self, frames: np.ndarray) -> torch.Tensor:
-        """The network alone: uint8 N x H x W x 3 in, its float N x 3 x H x W output on the
-        engine's device."""
+        """The network and its sharpening: uint8 N x H x W x 3 in, float N x 3 x H x W out on
+        the engine's device."""
         frames = np.asarray(frames)
         if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
             raise ValueError(f"expected uint8 frames of shape (N, H, W, 3), got "
                              f"{frames.dtype} {frames.shape}")
         if frames.shape[0] == 0:
             return torch.empty((0, 3, *frames.shape[1:3]), device=self.engine.device)
-        return self.engine(frames_to_tensor(frames, self.engine.device))
+        return sharpen_(self.engine(frames_to_tensor(frames, self.engine.device)), self.sharpen)
 
     def smooth(self, out: torch.Tensor) -> np.ndarray:
         """The network's output smoothed over time (with ``temporal``; the stream's batches

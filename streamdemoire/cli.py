@@ -31,7 +31,7 @@ from .io import ENCODERS, EncodeSettings
 from .io.image import is_image_path
 from .live import live
 from .model.checkpoint import CheckpointError
-from .options import model_options, temporal_options
+from .options import model_options, sharpen_option, temporal_options
 from .pipeline import CleanReport, clean_file, clean_image
 from .synth.command import synth
 from .worker.command import status, submit, worker
@@ -72,13 +72,14 @@ for _command in (worker, submit, status):
 @click.option("--batch", type=click.IntRange(1, 256), default=4, show_default=True,
               help="Frames per model call.")
 @model_options
+@sharpen_option
 @temporal_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no notices.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON line with the results last on stdout.")
 def clean(input_path: Path, output: Path | None, codec: str, crf: int | None,
           preset: str | None, batch: int, backend: str, device: str,
-          checkpoint: Path | None, engine_path: Path | None, temporal: bool,
+          checkpoint: Path | None, engine_path: Path | None, sharpen: float, temporal: bool,
           temporal_strength: float, quiet: bool, as_json: bool) -> None:
     """Demoiré the video or photo INPUT.
 
@@ -95,7 +96,7 @@ def clean(input_path: Path, output: Path | None, codec: str, crf: int | None,
     with one_line_errors():
         demoirer = Demoirer(backend=backend, device=device, checkpoint=checkpoint,
                             engine_path=engine_path, temporal=temporal,
-                            temporal_strength=temporal_strength)
+                            temporal_strength=temporal_strength, sharpen=sharpen)
         if is_image_path(input_path):
             report = clean_image(input_path, output, demoirer)
         else:
@@ -126,6 +127,7 @@ def clean_result(report: CleanReport, demoirer: Demoirer) -> dict:
         "device": str(demoirer.engine.device),
         "lost": report.lost,
         "corrupt": report.corrupt,
+        "sharpen": demoirer.sharpen,
         "temporal": demoirer.smoother.strength if demoirer.smoother else None,
         "scene_cuts": demoirer.smoother.cuts if demoirer.smoother else None,
     }

@@ -34,7 +34,7 @@ from .errors import UserError
 from .io import ENCODERS, EncodeSettings
 from .io.live_sink import LiveOutput, LiveSink, default_output, live_output
 from .io.live_source import LiveInput, LiveSource, live_input
-from .options import model_options, temporal_options
+from .options import model_options, sharpen_option, temporal_options
 from .pipeline import DropPolicy, LatencyMeter, Pipeline, PipelineStats, Transform
 from .synth.command import FrameSize
 
@@ -202,6 +202,7 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 @click.option("--batch", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Most frames per model call (a batch never waits to fill up).")
 @model_options
+@sharpen_option
 @temporal_options
 @click.option("--stats-every", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
               metavar="S", help="Log frames, drops and latency every S seconds.")
@@ -213,7 +214,7 @@ def live(source: str, sink: str | None, max_latency: int, duration: float | None
          input_size: tuple[int, int] | None, input_fps: float | None,
          input_format: str | None, rtsp_transport: str, codec: str, crf: int | None,
          preset: str | None, batch: int, backend: str, device: str, checkpoint: Path | None,
-         engine_path: Path | None, temporal: bool, temporal_strength: float,
+         engine_path: Path | None, sharpen: float, temporal: bool, temporal_strength: float,
          stats_every: float, quiet: bool, as_json: bool) -> None:
     """Demoiré the live feed SOURCE as it comes: rtsp:// (TCP), rtmp://, http(s):// or HLS,
     udp://, srt://, a webcam (/dev/videoN), a file with --realtime, or - for stdin.
@@ -235,7 +236,7 @@ def live(source: str, sink: str | None, max_latency: int, duration: float | None
                           source_path=Path(inp.url) if inp.kind == "file" else None)
         demoirer = Demoirer(backend=backend, device=device, checkpoint=checkpoint,
                             engine_path=engine_path, temporal=temporal,
-                            temporal_strength=temporal_strength)
+                            temporal_strength=temporal_strength, sharpen=sharpen)
         stop = threading.Event()
         with stop_on_signals(stop):
             report = run_live(inp, out, demoirer, settings=EncodeSettings(codec, crf, preset),
@@ -255,6 +256,7 @@ def _print_report(report: LiveReport, demoirer: Demoirer, as_json: bool, quiet: 
         smoother = demoirer.smoother
         click.echo(json.dumps({**report.as_dict(), "backend": demoirer.engine.name,
                                "device": str(demoirer.engine.device),
+                               "sharpen": demoirer.sharpen,
                                "temporal": smoother.strength if smoother else None}),
                    file=stream)
     elif not quiet:

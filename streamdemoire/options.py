@@ -1,8 +1,8 @@
 """Command-line options that several commands share, defined once so they read the same.
 
-``model_options`` (which network runs where) and ``temporal_options`` (smoothing over time)
-decorate ``clean``, ``live`` and ``worker``; each command passes the values on to
-``Demoirer``.
+``model_options`` (which network runs where), ``sharpen_option`` (how crisp its output) and
+``temporal_options`` (smoothing over time) decorate ``clean``, ``live`` and ``worker``; each
+command passes the values on to ``Demoirer``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from .engine import BACKENDS
+from .sharpen import DEFAULT_AMOUNT, MAX_AMOUNT
 from .temporal import DEFAULT_STRENGTH
 
 
@@ -37,6 +38,14 @@ def model_options(command: Callable) -> Callable:
                      help="A TensorRT engine built by tools/build_engine.py (implies --backend "
                           "tensorrt)."),
     ])
+
+
+def sharpen_option(command: Callable) -> Callable:
+    """``--sharpen``."""
+    return click.option("--sharpen", type=click.FloatRange(0.0, MAX_AMOUNT),
+                        default=DEFAULT_AMOUNT, show_default=True,
+                        help="Luma sharpening after the network, which alone is softer than "
+                             "the screen (0 turns it off; see streamdemoire/sharpen.py).")(command)
 
 
 def temporal_options(command: Callable) -> Callable:

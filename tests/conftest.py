@@ -223,7 +223,8 @@ def identity_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def clean(identity_checkpoint: Path, monkeypatch: pytest.MonkeyPatch):
-    """Run ``streamdemoire clean ARGS...`` in-process with the identity model.
+    """Run ``streamdemoire clean ARGS...`` in-process with the identity model, unsharpened
+    (``--sharpen 0`` unless ARGS say otherwise), so output pixels are input pixels.
 
     The model runs on one thread here: tiny clips gain nothing from more, and on a busy
     machine torch's spinning worker threads made these tests 30 times slower.
@@ -233,7 +234,8 @@ def clean(identity_checkpoint: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(torch, "set_num_threads", lambda n: None)  # the engine asks for all
 
     def run(*args: str | Path) -> Result:
-        argv = ["clean", *map(str, args), "--checkpoint", str(identity_checkpoint)]
+        argv = ["clean", "--sharpen", "0", *map(str, args), "--checkpoint",
+                str(identity_checkpoint)]
         return CliRunner().invoke(main, argv, catch_exceptions=False)
 
     yield run
@@ -242,10 +244,11 @@ def clean(identity_checkpoint: Path, monkeypatch: pytest.MonkeyPatch):
 
 @pytest.fixture(scope="module")
 def demoirer(identity_checkpoint: Path):
-    """The real engine with the identity network, on one thread (tiny frames, busy box)."""
+    """The real engine with the identity network and no sharpening, on one thread (tiny
+    frames, busy box)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    engine = Demoirer(backend="torch", device="cpu", checkpoint=identity_checkpoint)
+    engine = Demoirer(backend="torch", device="cpu", checkpoint=identity_checkpoint, sharpen=0)
     torch.set_num_threads(1)  # the engine asks for every core
     yield engine
     torch.set_num_threads(threads)

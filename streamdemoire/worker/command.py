@@ -23,7 +23,7 @@ import click
 
 from ..errors import UserError
 from ..io import ENCODERS
-from ..options import model_options, temporal_options
+from ..options import model_options, sharpen_option, temporal_options
 from .jobs import (
     DEFAULT_QUEUE,
     DEFAULT_VISIBILITY_TIMEOUT,
@@ -46,8 +46,10 @@ queue_option = click.option("--queue", default=DEFAULT_QUEUE, show_default=True,
 
 
 def _encode_options(command: Callable) -> Callable:
-    """--codec, --crf, --preset, --batch and the temporal options: as ``clean`` takes them."""
+    """--codec, --crf, --preset, --batch, --sharpen and the temporal options: as ``clean``
+    takes them."""
     command = temporal_options(command)
+    command = sharpen_option(command)
     for option in reversed([
         click.option("--codec", type=click.Choice(list(ENCODERS)), default="libx264",
                      show_default=True, help="Video encoder."),
@@ -90,7 +92,8 @@ def worker(watch: Path | None, broker: str | None, streams_file: Path | None,
            metrics_port: int | None, metrics_host: str, backend: str, device: str,
            checkpoint: Path | None, engine_path: Path | None, concurrency: int,
            threads: int | None, codec: str, crf: int | None, preset: str | None, batch: int,
-           temporal: bool, temporal_strength: float, settle: float, grace: float, queue: str,
+           sharpen: float, temporal: bool, temporal_strength: float, settle: float,
+           grace: float, queue: str,
            visibility_timeout: float, name: str | None) -> None:
     """Run unattended: a hot folder (--watch), a Celery worker (--broker), live streams
     (--streams), or streams beside either.
@@ -134,7 +137,8 @@ def worker(watch: Path | None, broker: str | None, streams_file: Path | None,
         try:
             run.start_streams(streams)
             if watch is not None:
-                options = JobOptions(codec, crf, preset, batch, temporal, temporal_strength)
+                options = JobOptions(codec, crf, preset, batch, temporal, temporal_strength,
+                                     sharpen)
                 run.watch(watch, spec, options, settle, grace)
             elif broker is not None:
                 run.celery(broker, spec, concurrency=concurrency, queue=queue, grace=grace,
@@ -253,7 +257,7 @@ def _stream_metrics(supervisor: StreamSupervisor) -> None:
 @click.argument("output", type=click.Path(path_type=Path))
 @_encode_options
 def submit(broker: str | None, queue: str, input_path: Path, output: Path, codec: str,
-           crf: int | None, preset: str | None, batch: int, temporal: bool,
+           crf: int | None, preset: str | None, batch: int, sharpen: float, temporal: bool,
            temporal_strength: float) -> None:
     """Queue a job: clean INPUT into OUTPUT on a worker; prints the job id.
 
@@ -265,7 +269,7 @@ def submit(broker: str | None, queue: str, input_path: Path, output: Path, codec
     with one_line_errors():
         app = _client(broker, queue)
         job_id = str(uuid.uuid4())
-        options = JobOptions(codec, crf, preset, batch, temporal, temporal_strength)
+        options = JobOptions(codec, crf, preset, batch, temporal, temporal_strength, sharpen)
         paths = {"input": str(input_path.absolute()), "output": str(output.absolute())}
         with _broker_errors(broker):
             # QUEUED first, so status can tell "waiting" from "no such job".

@@ -26,6 +26,7 @@ from ..errors import UserError
 from ..io import ENCODERS, EncodeSettings, check_output_path
 from ..model.checkpoint import CheckpointError
 from ..pipeline import CleanReport, clean_file
+from ..sharpen import DEFAULT_AMOUNT, MAX_AMOUNT
 from ..temporal import DEFAULT_STRENGTH
 
 #: How many times a transient failure is retried before the job fails for good.
@@ -54,6 +55,7 @@ class JobOptions:
     batch: int = 4
     temporal: bool = True
     temporal_strength: float = DEFAULT_STRENGTH
+    sharpen: float = DEFAULT_AMOUNT
 
     def settings(self) -> EncodeSettings:
         return EncodeSettings(self.codec, self.crf, self.preset)
@@ -81,6 +83,9 @@ class JobOptions:
                 0 <= options.temporal_strength < 1):
             raise JobFailed(f"temporal_strength must be in [0, 1), got "
                             f"{options.temporal_strength!r}")
+        if not isinstance(options.sharpen, int | float) or not (
+                0 <= options.sharpen <= MAX_AMOUNT):
+            raise JobFailed(f"sharpen must be in [0, {MAX_AMOUNT}], got {options.sharpen!r}")
         return options
 
 
@@ -122,7 +127,8 @@ def clean_into_place(input_path: Path, output: Path, demoirer: Demoirer, options
     shutil.rmtree(staging, ignore_errors=True)  # what an earlier, killed run of this job left
     staging.mkdir()
     try:
-        transform = demoirer.for_stream(options.temporal, options.temporal_strength)
+        transform = demoirer.for_stream(options.temporal, options.temporal_strength,
+                                        options.sharpen)
         report = clean_file(input_path, staging / output.name, transform,
                             settings=options.settings(), batch_size=options.batch,
                             on_progress=on_progress)
