@@ -91,9 +91,10 @@ def test_real_mode_writes_json_and_grids(tmp_path, checkpoint):
     data.mkdir()
     write_real_dir(data)
     code = load_evaluate().main(["--real", str(data), "--checkpoint", str(checkpoint),
-                                 "--out", str(out)])
+                                 "--out", str(out), "--sharpen", "0.5"])
     assert code == 0
     report = json.loads((out / "eval_real.json").read_text())
+    assert report["sharpen"] == 0.5
     assert [p["name"] for p in report["pairs"]] == ["p0", "p1"]
     assert report["photos"] == ["x"]
     for key in ("input", "model"):
@@ -108,6 +109,12 @@ def test_real_mode_writes_json_and_grids(tmp_path, checkpoint):
         assert Image.open(grid).size[0] > 64
     assert {Path(g).name for g in report["grids"]} == {"grid_real_pairs.png",
                                                        "grid_real_photos.png"}
+
+
+def test_a_sharpen_out_of_range_is_refused_before_any_work(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        load_evaluate().main(["--real", str(tmp_path), "--sharpen", "-1"])
+    assert exit_.value.code == 2 and "--sharpen" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("make_dir", [False, True])

@@ -16,7 +16,8 @@ cores), so clips are cached in ``--cache``, per simulator version. Per size, PSN
 - each classical filter (:mod:`streamdemoire.classical`) at its best setting from a small grid,
   picked by mean PSNR on this same benchmark, so the classical figures are optimistic; the
   "best classical filter" is the one with the highest mean PSNR;
-- the model (the shipped checkpoint, or ``--checkpoint``);
+- the model (the shipped checkpoint, or ``--checkpoint``), sharpened as every command does
+  (``--sharpen``);
 
 plus the model's latency (median ms per frame, batch 1, after warm-up, on this machine and
 under whatever else it is running) and text sharpness: the gradient energy inside the text
@@ -74,6 +75,7 @@ from streamdemoire.model.checkpoint import (
     file_sha256,
     load_checkpoint,
 )
+from streamdemoire.sharpen import DEFAULT_AMOUNT, MAX_AMOUNT
 from streamdemoire.temporal import DEFAULT_STRENGTH, TemporalSmoother
 
 #: Content kinds (of synth.content.CONTENT_KINDS) whose scenes are mostly text: text sharpness
@@ -887,6 +889,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="score real NAME_moire.png / NAME_clean.png pairs instead")
     p.add_argument("--checkpoint", type=Path, default=None,
                    help=f"model checkpoint (default: the shipped {DEFAULT_CHECKPOINT.name})")
+    p.add_argument("--sharpen", type=float, default=DEFAULT_AMOUNT,
+                   help="luma sharpening after the network, as every command's --sharpen")
     p.add_argument("--out", type=Path, default=Path("runs/eval"), help="grids and JSON go here")
     p.add_argument("--json", type=Path, default=None,
                    help="JSON report path (default: OUT/eval_simulated.json or eval_real.json)")
@@ -906,6 +910,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true",
                    help="smoke test: 2 clips of 0.4 s per size unless told otherwise")
     args = p.parse_args(argv)
+    if not 0 <= args.sharpen <= MAX_AMOUNT:
+        p.error(f"--sharpen must be in [0, {MAX_AMOUNT}]")
     if args.quick:
         args.clips = args.clips or 2
         args.seconds = args.seconds or 0.4
@@ -924,22 +930,23 @@ def main(argv: list[str] | None = None) -> int:
         # Check the inputs before the (slower) model load, so a typo fails at once.
         if args.real is not None:
             pairs, photos = real_samples(args.real)
-            model = Demoirer(checkpoint=args.checkpoint)
+            model = Demoirer(checkpoint=args.checkpoint, sharpen=args.sharpen)
             args.out.mkdir(parents=True, exist_ok=True)
             report = {"dir": str(args.real), **run_real(pairs, photos, model, args.out)}
         elif args.temporal:
-            model = Demoirer(checkpoint=args.checkpoint)
+            model = Demoirer(checkpoint=args.checkpoint, sharpen=args.sharpen)
             args.out.mkdir(parents=True, exist_ok=True)
             report = run_temporal(model, args)
         else:
             sizes = plan_sizes(args)
-            model = Demoirer(checkpoint=args.checkpoint)
+            model = Demoirer(checkpoint=args.checkpoint, sharpen=args.sharpen)
             args.out.mkdir(parents=True, exist_ok=True)
             report = run_simulated(sizes, model, args)
     except (EvaluationError, CheckpointError) as exc:
         print(f"evaluate.py: error: {exc}", file=sys.stderr)
         return 2
     report["checkpoint"] = checkpoint_info(args.checkpoint)
+    report["sharpen"] = args.sharpen
     report["load_average"] = os.getloadavg()
     tables = {"real": real_table, "temporal": temporal_table, "simulated": simulated_table}
     print(tables[report["mode"]](report))
