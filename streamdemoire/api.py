@@ -10,13 +10,8 @@ import numpy as np
 import torch
 
 from .engine import create_engine, frames_to_tensor, tensor_to_frames
-from .sharpen import DEFAULT_AMOUNT, MAX_AMOUNT, sharpen_
+from .sharpen import DEFAULT_AMOUNT, check_amount, sharpen_
 from .temporal import DEFAULT_STRENGTH, TemporalSmoother
-
-
-def check_sharpen(amount: float) -> None:
-    if not 0 <= amount <= MAX_AMOUNT:
-        raise ValueError(f"sharpen must be in [0, {MAX_AMOUNT}], got {amount}")
 
 
 class Demoirer:
@@ -39,7 +34,7 @@ class Demoirer:
                  engine_path: str | Path | None = None, *, temporal: bool = False,
                  temporal_strength: float = DEFAULT_STRENGTH,
                  sharpen: float = DEFAULT_AMOUNT) -> None:
-        check_sharpen(sharpen)
+        check_amount(sharpen)
         self.engine = create_engine(backend, device, Path(checkpoint) if checkpoint else None,
                                     engine_path=Path(engine_path) if engine_path else None)
         self.smoother = TemporalSmoother(temporal_strength) if temporal else None
@@ -49,7 +44,7 @@ class Demoirer:
                    sharpen: float = DEFAULT_AMOUNT) -> Demoirer:
         """A Demoirer for one new stream that shares this one's engine: a worker loads the
         model once and gives each job its own temporal history and options."""
-        check_sharpen(sharpen)
+        check_amount(sharpen)
         stream = copy.copy(self)
         stream.smoother = TemporalSmoother(temporal_strength) if temporal else None
         stream.sharpen = sharpen
