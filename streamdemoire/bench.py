@@ -54,6 +54,8 @@ import torch
 
 from .engine import BACKENDS, Engine, create_engine, frames_to_tensor, tensor_to_frames
 from .io import Batch, EncodeSettings, FileSink, FileSource, FrameTime
+from .options import sharpen_option
+from .sharpen import DEFAULT_AMOUNT
 from .synth.command import FrameSize
 
 #: Where rendered and looped clips are kept; overrides the user's cache directory.
@@ -333,18 +335,22 @@ def has_temporal_demoirer() -> bool:
     return "temporal" in inspect.signature(Demoirer).parameters
 
 
-def make_demoirer(backend: str, device: str, checkpoint: Path | None, temporal: bool):
+def make_demoirer(backend: str, device: str, checkpoint: Path | None, temporal: bool,
+                  sharpen: float):
     """A ``Demoirer`` as ``clean`` makes one: with temporal smoothing when asked for and this
-    version has it, so ``clean``, the loop and the live run all do the same work."""
+    version has it, and the sharpening asked for, so ``clean``, the loop and the live run all
+    do the same work."""
     from .api import Demoirer
 
     if temporal and has_temporal_demoirer():
-        return Demoirer(backend=backend, device=device, checkpoint=checkpoint, temporal=True)
-    return Demoirer(backend=backend, device=device, checkpoint=checkpoint)
+        return Demoirer(backend=backend, device=device, checkpoint=checkpoint, temporal=True,
+                        sharpen=sharpen)
+    return Demoirer(backend=backend, device=device, checkpoint=checkpoint, sharpen=sharpen)
 
 
 def child_clean(path: Path, backend: str, device: str, checkpoint: Path | None,
-                temporal: bool, batch: int, settings: EncodeSettings) -> dict:
+                temporal: bool, sharpen: float, batch: int,
+                settings: EncodeSettings) -> dict:
     """``streamdemoire clean`` as the command runs it: a ``Demoirer`` and ``clean_file``.
 
     The fps is ``clean_file``'s own (decode of the first frame to the output's rename; the
@@ -353,7 +359,7 @@ def child_clean(path: Path, backend: str, device: str, checkpoint: Path | None,
     from .pipeline import clean_file
 
     keep_freed_memory()  # as the command does (streamdemoire.allocator)
-    demoirer = make_demoirer(backend, device, checkpoint, temporal)
+    demoirer = make_demoirer(backend, device, checkpoint, temporal, sharpen)
     with tempfile.TemporaryDirectory() as tmp:
         cpu = time.process_time()
         report = clean_file(path, Path(tmp) / "clean.mp4", demoirer, settings=settings,
@@ -365,14 +371,14 @@ def child_clean(path: Path, backend: str, device: str, checkpoint: Path | None,
 
 
 def child_loop(path: Path, backend: str, device: str, checkpoint: Path | None,
-               temporal: bool, settings: EncodeSettings) -> dict:
+               temporal: bool, sharpen: float, settings: EncodeSettings) -> dict:
     """The obvious loop a user would write with the library: no threads, no batches.
 
     Same model, same encoder settings and timestamps as ``clean``; timed like ``clean_file``
     (from the first decoded frame to the closed output)."""
     from .io.sink import ENCODERS
 
-    demoirer = make_demoirer(backend, device, checkpoint, temporal)
+    demoirer = make_demoirer(backend, device, checkpoint, temporal, sharpen)
     enc = ENCODERS[settings.codec]
     options = {"crf": str(settings.crf or enc.default_quality),
                "preset": settings.preset or enc.default_preset}
@@ -397,7 +403,8 @@ def child_loop(path: Path, backend: str, device: str, checkpoint: Path | None,
 
 
 def child_live(path: Path, backend: str, device: str, checkpoint: Path | None,
-               temporal: bool, seconds: float, max_latency: float) -> dict:
+               temporal: bool, sharpen: float, seconds: float,
+               max_latency: float) -> dict:
     """``streamdemoire live FILE --realtime``: the file plays at its own rate, as a camera
     would send it; frames the model cannot keep up with are dropped, as live drops them."""
     from .allocator import keep_freed_memory
@@ -406,7 +413,7 @@ def child_live(path: Path, backend: str, device: str, checkpoint: Path | None,
     from .live import run_live
 
     keep_freed_memory()  # as the command does (streamdemoire.allocator)
-    demoirer = make_demoirer(backend, device, checkpoint, temporal)
+    demoirer = make_demoirer(backend, device, checkpoint, temporal, sharpen)
     with tempfile.TemporaryDirectory() as tmp:
         report = run_live(live_input(str(path), realtime=True),
                           live_output(str(Path(tmp) / "live.mkv")), demoirer,
@@ -432,6 +439,8 @@ class BenchOptions:
     checkpoint: Path | None = None
     #: Smooth over time in the end-to-end runs, as ``clean`` does by default.
     temporal: bool = True
+    #: Sharpen the network's output in the end-to-end runs (``clean``'s ``--sharpen``).
+    sharpen: float = DEFAULT_AMOUNT
     cache: Path = field(default_factory=default_cache)
     clip_seconds: float = CLIP_SECONDS
     #: Input rate (fps) and length (s) of the live run; rate None: no live run.
@@ -482,9 +491,14 @@ def bench_size(width: int, height: int, options: BenchOptions, main: Variant,
 
 
 def _model_args(options: BenchOptions) -> tuple:
-    """How the end-to-end runs make their ``Demoirer`` (picklable, for the child)."""
-    return (options.backend, options.device, options.checkpoint,
-            options.temporal and has_temporal_demoirer())
+    """How the end-to-end runs make their ``Demoirer`` (picklable, for the child): backend,
+    device, checkpoint, temporal, sharpen."""
+    return (options.backend, options.device, options.checkpoint, _smooths(options),
+            options.sharpen)
+
+
+def _smooths(options: BenchOptions) -> bool:
+    return options.temporal and has_temporal_demoirer()
 
 
 def _bench_engines(label: str, pool: list[np.ndarray], options: BenchOptions, main: Variant,
@@ -528,7 +542,7 @@ def _efficiency(result: dict, main: Variant, options: BenchOptions) -> dict:
     stages = {"decode": result["decode"]["fps"], "engine": engine["fps"]}
     temporal = result["temporal"].get("fps")
     serial = None
-    if _model_args(options)[-1] and temporal:
+    if _smooths(options) and temporal:
         stages["temporal"] = temporal
         if engine["fps"]:
             serial = round(1 / (1 / engine["fps"] + 1 / temporal), 3)
@@ -590,7 +604,8 @@ def run_bench(options: BenchOptions, say: Callable[[str], None] = lambda _: None
     main = pipeline_variant(options)
     report: dict[str, Any] = {"machine": machine(), "pipeline_engine": main.label,
                               "pipeline_batch": options.pipeline_batch,
-                              "pipeline_temporal": _model_args(options)[-1], "sizes": [],
+                              "pipeline_temporal": _smooths(options),
+                              "pipeline_sharpen": options.sharpen, "sizes": [],
                               "notes": []}
     for width, height in options.sizes:
         report["sizes"].append(bench_size(width, height, options, main, say))
@@ -626,7 +641,8 @@ def format_table(report: dict) -> str:
                      f"{_fmt(live.get('p50'), 0)}/{_fmt(live.get('p95'), 0)}" if live else "-"))
     smooth = "with" if report["pipeline_temporal"] else "without"
     lines = [f"frames per second; engine = {report['pipeline_engine']} at batch "
-             f"{report['pipeline_batch']}; clean and loop {smooth} temporal smoothing; "
+             f"{report['pipeline_batch']}; clean and loop {smooth} temporal smoothing, "
+             f"sharpening {report['pipeline_sharpen']}; "
              f"eff. = clean / its slowest stage alone (decode, engine, temporal, encode)",
              *_columns(rows), "", "model alone (fps):"]
     for r in report["sizes"]:
@@ -765,6 +781,7 @@ def _size_list(value: str) -> list[tuple[int, int]]:
               show_default=True, help="Batch size of the end-to-end runs (clean's --batch).")
 @click.option("--checkpoint", type=click.Path(path_type=Path),
               help="Model weights [default: the shipped checkpoint].")
+@sharpen_option
 @click.option("--temporal/--no-temporal", default=True, show_default=True,
               help="Smooth over time in the end-to-end runs, as clean does by default.")
 @click.option("--live-fps", type=click.FloatRange(min=0), default=30.0, show_default=True,
@@ -786,7 +803,8 @@ def _size_list(value: str) -> list[tuple[int, int]]:
               help="Write a bar chart of the stages' fps to this PNG.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 def bench(sizes: str, frames: int, backend: str, device: str, batches: str,
-          pipeline_batch: int, checkpoint: Path | None, temporal: bool, live_fps: float,
+          pipeline_batch: int, checkpoint: Path | None, sharpen: float, temporal: bool,
+          live_fps: float,
           live_seconds: float,
           memory_size: str | None, memory_frames: int, clip_seconds: float,
           cache: Path | None, as_json: bool, plot: Path | None, quiet: bool) -> None:
@@ -807,7 +825,7 @@ def bench(sizes: str, frames: int, backend: str, device: str, batches: str,
         memory = None if memory_size == "none" else FrameSize().convert(memory_size, None, None)
     options = BenchOptions(sizes=size_list, frames=frames, backend=backend, device=device,
                            batches=_int_list(batches), pipeline_batch=pipeline_batch,
-                           checkpoint=checkpoint, temporal=temporal,
+                           checkpoint=checkpoint, temporal=temporal, sharpen=sharpen,
                            cache=cache or default_cache(),
                            clip_seconds=clip_seconds, live_fps=live_fps or None,
                            live_seconds=live_seconds, memory_size=memory,

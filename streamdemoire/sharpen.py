@@ -13,6 +13,7 @@ real pairs it adds 0.12 dB of colour-fitted PSNR, every pair gaining (docs/model
 text the network already renders crisply gets sharper too (a simulated scrolling-text clip
 went from 1.13 to 1.27 at 0.25, losing 0.4 dB), so the default aims at the lower half of the
 band.
+
 Only the luma: text's edges are there, and sharpening R, G and B as well, leftover moiré
 being mostly colour, cost more PSNR for the same crispness (0.10 against 0.07 dB for 0.965).
 Teaching the network to sharpen itself instead (training towards its own sharpened output)

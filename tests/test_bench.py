@@ -19,11 +19,12 @@ def test_bench_reports_every_stage(tmp_path: Path, identity_checkpoint: Path) ->
     args = ["bench", "--sizes", "160x96", "--frames", "4", "--batch", "1,2",
             "--pipeline-batch", "2", "--clip-seconds", "0.1", "--live-seconds", "1",
             "--memory-frames", "2", "--checkpoint", str(identity_checkpoint),
-            "--cache", str(cache), "--plot", str(chart), "--json"]
+            "--sharpen", "0.5", "--cache", str(cache), "--plot", str(chart), "--json"]
     result = CliRunner().invoke(main, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
 
+    assert report["pipeline_sharpen"] == 0.5 and report["pipeline_temporal"]
     (size,) = report["sizes"]
     assert size["size"] == "160x96"
     for stage in ("decode", "encode", "pipeline", "loop"):
@@ -51,7 +52,7 @@ def test_bench_reports_every_stage(tmp_path: Path, identity_checkpoint: Path) ->
     # The table is drawn from the same report; the clip is rendered once, then reused.
     table = format_table(report)
     assert "160x96" in table and "eff." in table and "memory at 160x96" in table
-    assert "CPU seconds per frame" in table
+    assert "CPU seconds per frame" in table and "sharpening 0.5" in table
     said: list[str] = []
     clip = source_clip(cache, 160, 96, 0.1, said.append)
     assert clip.name == "160x96_seed1_0.1s_30fps.mp4" and not said
