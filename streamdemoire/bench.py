@@ -337,15 +337,12 @@ def has_temporal_demoirer() -> bool:
 
 def make_demoirer(backend: str, device: str, checkpoint: Path | None, temporal: bool,
                   sharpen: float):
-    """A ``Demoirer`` as ``clean`` makes one: with temporal smoothing when asked for and this
-    version has it, and the sharpening asked for, so ``clean``, the loop and the live run all
-    do the same work."""
+    """A ``Demoirer`` as ``clean`` makes one (``temporal`` as ``_smooths`` decided), so
+    ``clean``, the loop and the live run all do the same work."""
     from .api import Demoirer
 
-    if temporal and has_temporal_demoirer():
-        return Demoirer(backend=backend, device=device, checkpoint=checkpoint, temporal=True,
-                        sharpen=sharpen)
-    return Demoirer(backend=backend, device=device, checkpoint=checkpoint, sharpen=sharpen)
+    return Demoirer(backend=backend, device=device, checkpoint=checkpoint, temporal=temporal,
+                    sharpen=sharpen)
 
 
 def child_clean(path: Path, backend: str, device: str, checkpoint: Path | None,

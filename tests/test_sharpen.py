@@ -9,8 +9,11 @@ import torch
 
 from streamdemoire.api import Demoirer
 from streamdemoire.quality import text_sharpness
-from streamdemoire.sharpen import LUMA, blur3, sharpen_
+from streamdemoire.sharpen import blur3, sharpen_
 from streamdemoire.worker.jobs import JobFailed, JobOptions
+
+#: Rec. 601 luma weights, as the sharpening and the text-sharpness measure take luma.
+LUMA = (0.299, 0.587, 0.114)
 
 
 def edge_frames() -> torch.Tensor:

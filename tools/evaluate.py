@@ -75,7 +75,7 @@ from streamdemoire.model.checkpoint import (
     file_sha256,
     load_checkpoint,
 )
-from streamdemoire.sharpen import DEFAULT_AMOUNT, MAX_AMOUNT
+from streamdemoire.sharpen import DEFAULT_AMOUNT, check_amount
 from streamdemoire.temporal import DEFAULT_STRENGTH, TemporalSmoother
 
 #: Content kinds (of synth.content.CONTENT_KINDS) whose scenes are mostly text: text sharpness
@@ -910,8 +910,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true",
                    help="smoke test: 2 clips of 0.4 s per size unless told otherwise")
     args = p.parse_args(argv)
-    if not 0 <= args.sharpen <= MAX_AMOUNT:
-        p.error(f"--sharpen must be in [0, {MAX_AMOUNT}]")
+    try:
+        check_amount(args.sharpen)
+    except ValueError as exc:
+        p.error(f"--{exc}")
     if args.quick:
         args.clips = args.clips or 2
         args.seconds = args.seconds or 0.4

@@ -26,7 +26,7 @@ from ..errors import UserError
 from ..io import ENCODERS, EncodeSettings, check_output_path
 from ..model.checkpoint import CheckpointError
 from ..pipeline import CleanReport, clean_file
-from ..sharpen import DEFAULT_AMOUNT, MAX_AMOUNT
+from ..sharpen import DEFAULT_AMOUNT, MAX_AMOUNT, check_amount
 from ..temporal import DEFAULT_STRENGTH
 
 #: How many times a transient failure is retried before the job fails for good.
@@ -83,9 +83,11 @@ class JobOptions:
                 0 <= options.temporal_strength < 1):
             raise JobFailed(f"temporal_strength must be in [0, 1), got "
                             f"{options.temporal_strength!r}")
-        if not isinstance(options.sharpen, int | float) or not (
-                0 <= options.sharpen <= MAX_AMOUNT):
-            raise JobFailed(f"sharpen must be in [0, {MAX_AMOUNT}], got {options.sharpen!r}")
+        try:
+            check_amount(options.sharpen)
+        except (TypeError, ValueError):  # TypeError: not a number at all
+            raise JobFailed(f"sharpen must be in [0, {MAX_AMOUNT}], got "
+                            f"{options.sharpen!r}") from None
         return options
 
 
