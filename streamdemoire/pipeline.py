@@ -165,6 +165,7 @@ class _Stopped(Exception):
 
 
 _END = object()  # marks the end of a queue's items
+_SIGNAL_CHECK_S = 0.05  # how often the main thread wakes while it waits for the stages
 
 
 class _Channel:
@@ -277,8 +278,11 @@ class Pipeline:
         threads = [threading.Thread(target=self._guarded, args=(work,), name=name, daemon=True)
                    for name, work in workers]
         start = time.perf_counter()
-        for thread in threads:
-            thread.start()
+        try:
+            for thread in threads:
+                thread.start()
+        except BaseException as exc:  # a signal's handler raised: stop what has started
+            self._fail(exc)
         self._join(threads)
         self.stats.seconds = time.perf_counter() - start
         self.stats.dropped = self.dropped
@@ -310,13 +314,21 @@ class Pipeline:
 
     def _join(self, threads: list[threading.Thread]) -> None:
         """Wait for the stage threads even through Ctrl-C (which stops them): the sink may
-        only be closed once no thread writes to it any more."""
-        for thread in threads:
-            while thread.is_alive():
-                try:
-                    thread.join()
-                except BaseException as exc:
-                    self._fail(exc)
+        only be closed once no thread writes to it any more.
+
+        The wait is in short slices because the kernel may deliver a signal (SIGINT, a
+        worker's SIGTERM or grace-period SIGALRM) to a stage thread: Python then runs its
+        handler only when the main thread next runs bytecode, and a plain ``join()`` would
+        put that off until the whole job is done.
+        """
+        while True:
+            try:
+                for thread in threads:
+                    while thread.is_alive():
+                        thread.join(_SIGNAL_CHECK_S)
+                return
+            except BaseException as exc:
+                self._fail(exc)
 
     def _decode(self) -> None:
         for batch in self.source.batches(self.batch_size):

@@ -3,6 +3,7 @@ and stopping every stage when one fails."""
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from fractions import Fraction
@@ -118,6 +119,37 @@ def test_ctrl_c_in_the_model_stops_the_threads():
         Pipeline(CountingSource(40), interrupted, sink, batch_size=2, depth=1).run()
     assert stage_threads() == []
     assert sink.batches == []
+
+
+class Signalled(Exception):
+    pass
+
+
+@pytest.mark.parametrize("at_frame", [0, 5])  # while the stages start; while run() waits
+def test_a_signal_that_lands_on_a_stage_thread_stops_the_run_promptly(at_frame: int):
+    """Linux may deliver a process signal (the worker's grace-period SIGALRM) to any thread;
+    its Python handler must still run in the main thread within moments, not after the job."""
+    def raise_signalled(signum: int, frame: object) -> None:
+        raise Signalled
+
+    def signal_from_this_thread(frames: np.ndarray) -> np.ndarray:
+        if frames[0, 0, 0, 0] == at_frame:
+            signal.pthread_kill(threading.get_ident(), signal.SIGUSR1)
+        time.sleep(0.05)
+        return frames
+
+    previous = signal.signal(signal.SIGUSR1, raise_signalled)
+    sink = ListSink()
+    start = time.monotonic()
+    try:
+        with pytest.raises(Signalled):
+            Pipeline(CountingSource(200), signal_from_this_thread, sink, batch_size=1,
+                     depth=1).run()
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert time.monotonic() - start < 5  # the whole run would take 10 s
+    assert len(sink.batches) < 100
+    assert stage_threads() == []
 
 
 def test_progress_callback_sees_every_batch():
