@@ -32,11 +32,9 @@ def tiny_net(seed: int = 0) -> DemoireNet:
     """A narrow DemoireNet with random (non-zero) weights, so the output is not the input."""
     torch.manual_seed(seed)
     net = DemoireNet(NetConfig(widths=(8, 8, 16, 16), blocks=(0, 1, 0, 1), shading=True,
-                               keep_exposure=True, coarse_light=True))
+                               keep_exposure=True))
     for p in net.parameters():
         torch.nn.init.normal_(p, std=0.1)
-    for p in net.coarse_light.parameters():  # std 0.1 would pin its log-gain at the +-1
-        torch.nn.init.normal_(p, std=0.05)   # clamp; 0.05 gives ~0.1, a trained one's size
     return net.eval()
 
 

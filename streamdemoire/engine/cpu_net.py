@@ -46,7 +46,7 @@ _CL = torch.channels_last
 #: The NetConfig fields whose every value this module computes. A network using another
 #: field away from its default runs as plain DemoireNet (``supports``), so a feature added to
 #: net.py cannot be silently skipped on the CPU.
-KNOWN_CONFIG = {"widths", "blocks", "dilations", "shading", "keep_exposure", "coarse_light"}
+KNOWN_CONFIG = {"widths", "blocks", "dilations", "shading", "keep_exposure"}
 
 
 def _fused_conv_available() -> bool:
@@ -172,8 +172,6 @@ class CpuDemoireNet(nn.Module):
         residual = self._conv(net.head, d1, weight=self.head_weight, bias=self.head_bias)
         residual = residual.contiguous(memory_format=_CL)
         out = add_pixel_shuffled_(out.contiguous(memory_format=_CL), residual)
-        if net.coarse_light is not None:  # thumbnail-sized work, then one in-place multiply
-            out.mul_(net.coarse_light.gain(frames, out))
         if not net.config.keep_exposure:
             return out
         # The residual is spent: its memory (as many floats as the frame) becomes the scratch.

@@ -10,11 +10,9 @@ neighbouring pixels, so each tile's outer ``margin`` pixels are given weight zer
 margin at least the model's receptive radius, every pixel with weight is computed exactly
 as in a whole-frame run, and any convex blend of exact values is exact. Tile origins are
 multiples of the network stride (pixel-unshuffle and stride-2 levels make the network
-shift-equivariant only by whole strides). Our network also has frame-wide parts, which no
-tiling can reproduce exactly: the colour branch (global pooling), where tiles of 1080p see
-nearly the same statistics as the whole frame and the blend hides what differs, and the
-coarse light corrector, which takes each tile for a whole view (its shading is read per
-tile, not across the 4K frame).
+shift-equivariant only by whole strides). Our network also has a frame-wide colour branch
+(global pooling), which no tiling can reproduce exactly: tiles of 1080p see nearly the
+same statistics as the whole frame, and the blend hides what differs.
 
 Written in torch so it works for any engine and on any device, CPU included.
 """

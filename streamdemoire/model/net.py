@@ -15,16 +15,12 @@ there the way the published real-time demoiré networks do (ESDNet, MBCNN, UHDM)
   the input: vignetting and a screen's viewing-angle falloff are multiplicative and smooth,
   which a residual of ReLU features can only approximate;
 - the output is a residual on the (shading-corrected) input, pixel-shuffled back to full
-  resolution;
-- a coarse light corrector (``CoarseLight``, trained afterwards on whole frames) reads
-  thumbnails of the whole input and output on a fixed grid and multiplies the output by a
-  last smooth gain: the only part that sees a large frame whole;
-- the result is rescaled to the input's mean linear light per channel: the camera set the
+  resolution, rescaled to the input's mean linear light per channel: the camera set the
   exposure, and the filter only moves light around.
 
-Only Conv, ReLU, Resize (bilinear), DepthToSpace/SpaceToDepth, AveragePool,
-GlobalAveragePool, Sigmoid, Clip, Exp, Pow, ReduceMean, Concat, Div, Sub, Mul and Add: all
-export to ONNX opset 17 and run natively in TensorRT.
+Only Conv, ReLU, Resize (bilinear), DepthToSpace/SpaceToDepth, GlobalAveragePool, Sigmoid,
+Clip, Exp, Pow, ReduceMean, Div, Mul and Add: all export to ONNX opset 17 and run natively in
+TensorRT.
 """
 
 from __future__ import annotations
@@ -52,9 +48,6 @@ class NetConfig:
     #: Keep each frame's per-channel mean linear light (see ``keep_exposure``); False
     #: rebuilds checkpoints from before it existed.
     keep_exposure: bool = False
-    #: The whole-frame coarse light corrector (``CoarseLight``); False rebuilds checkpoints
-    #: from before it existed.
-    coarse_light: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -113,68 +106,6 @@ class ShadingGain(nn.Module):
         return frames * torch.exp(log_gain.clamp(-1.0, 1.0))
 
 
-class CoarseLight(nn.Module):
-    """A last smooth gain on the output, read from the whole frame at once.
-
-    The network sees a few hundred pixels around each pixel, so on a large frame it cannot
-    tell a screen's shading (smooth over the whole view) from content that is merely dark on
-    one side, and at 1280x720 the coarse light was most of what it got wrong (a photo's
-    vignetting half corrected, a desktop's gradient wallpaper flattened as if it were
-    shading: docs/model.md). This module looks at thumbnails of the input and of the
-    network's output on a fixed grid, whatever the frame's size, so it always sees the whole
-    view, and predicts a log-gain on that grid; upsampled, it multiplies the output. It is
-    trained on its own, after the network (tools/train_coarse.py), and starts at exactly 0.
-    """
-
-    #: The thumbnail grid (rows, columns): 20 px cells at 1280x720.
-    GRID = (36, 64)
-    #: Input pixels averaged into one thumbnail value before resizing to the grid.
-    POOL = 16
-
-    def __init__(self, width: int = 32, dilations: tuple[int, ...] = (1, 2, 4, 8)) -> None:
-        super().__init__()
-        self.entry = nn.Conv2d(8, width, 3, padding=1)
-        self.down = nn.Conv2d(width, width, 3, stride=2, padding=1)
-        self.blocks = nn.Sequential(*[ResBlock(width, d) for d in dilations])
-        self.mix = nn.Conv2d(width, width, 3, padding=1)
-        self.head = nn.Conv2d(width, 3, 3, padding=1)
-        nn.init.zeros_(self.head.weight)
-        nn.init.zeros_(self.head.bias)
-        # Where each grid cell is in the frame, from -1 to 1: shading depends on it. A
-        # buffer, not computed in forward, so that it follows the module's dtype into an
-        # fp16 ONNX graph as a constant.
-        ys, xs = (torch.linspace(-1.0, 1.0, n) for n in self.GRID)
-        self.register_buffer("coords", torch.stack(torch.meshgrid(ys, xs, indexing="ij"))[None],
-                             persistent=False)
-
-    @classmethod
-    def thumbnail(cls, frames: torch.Tensor) -> torch.Tensor:
-        """``frames`` averaged over POOL x POOL blocks, then resized to GRID."""
-        pooled = F.avg_pool2d(frames, cls.POOL)
-        return F.interpolate(pooled, size=cls.GRID, mode="bilinear", align_corners=False)
-
-    def log_gain(self, thumb_in: torch.Tensor, thumb_out: torch.Tensor) -> torch.Tensor:
-        """The log-gain on GRID from the two thumbnails (what training fits)."""
-        # The network's change to the coarse light as a ratio, not a difference of logs:
-        # in an fp16 or bf16 graph the logs of dark values lose the digits that differ.
-        change = (thumb_out / thumb_in.clamp(min=0.02) - 1.0).clamp(-1.0, 1.0)
-        coords = self.coords.expand(len(thumb_in), -1, -1, -1)
-        x = F.relu(self.entry(torch.cat([thumb_in, change, coords], 1)))
-        coarse = self.blocks(F.relu(self.down(x)))
-        x = F.relu(self.mix(x + F.interpolate(coarse, size=self.GRID, mode="bilinear",
-                                              align_corners=False)))
-        return self.head(x).clamp(-1.0, 1.0)
-
-    def gain(self, frames: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """The full-size multiplicative gain for ``out``."""
-        log_gain = self.log_gain(self.thumbnail(frames), self.thumbnail(out.clamp(0.0, 1.0)))
-        return F.interpolate(log_gain, size=out.shape[-2:], mode="bilinear",
-                             align_corners=False).exp()
-
-    def forward(self, frames: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        return out * self.gain(frames, out)
-
-
 #: The display gamma ``keep_exposure`` takes the frames' values to linear light with.
 EXPOSURE_GAMMA = 2.2
 
@@ -225,7 +156,6 @@ class DemoireNet(nn.Module):
         self.enc4 = Level(w[2], w[3], b[3], stride=2, dilations=self.config.dilations)
         self.colour = GlobalColour(w[3])
         self.shading = ShadingGain(w[3]) if self.config.shading else None
-        self.coarse_light = CoarseLight() if self.config.coarse_light else None
         self.lat3 = nn.Conv2d(w[3], w[2], 1)
         self.dec3 = Level(w[2], w[2], 1, stride=1)
         self.lat2 = nn.Conv2d(w[2], w[1], 1)
@@ -251,15 +181,6 @@ class DemoireNet(nn.Module):
         frequencies (a gain that flattens a gradient wallpaper, a residual that puts it back),
         and only a penalty on the residual's coarse part says which of the two owns them.
         """
-        out, residual = self.local_output(frames)
-        if self.coarse_light is not None:
-            out = self.coarse_light(frames, out)
-        return (keep_exposure(out, frames) if self.config.keep_exposure else out), residual
-
-    def local_output(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The shading-corrected input plus the residual, and the residual: the output
-        before the whole-frame steps (coarse light, exposure), which CoarseLight learns from.
-        """
         e1 = self.enc1(self.unshuffle(frames))
         e2 = self.enc2(e1)
         e3 = self.enc3(e2)
@@ -269,7 +190,8 @@ class DemoireNet(nn.Module):
         d1 = self.dec1(e1 + self._up(self.lat1(d2), e1))
         base = self.shading(e4, frames) if self.shading is not None else frames
         residual = self.shuffle(self.head(d1))
-        return base + residual, residual
+        out = base + residual
+        return (keep_exposure(out, frames) if self.config.keep_exposure else out), residual
 
 
 def pad_to_stride(frames: torch.Tensor, stride: int = STRIDE) -> tuple[torch.Tensor, int, int]:
