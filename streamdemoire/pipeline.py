@@ -33,6 +33,7 @@ import functools
 import logging
 import math
 import queue
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -160,6 +161,35 @@ class PipelineStats:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
+#: Asynchronous signals a program may handle (Ctrl-C, a worker's SIGTERM and grace-period
+#: SIGALRM, Celery's SIGQUIT and SIGUSR1); not the faults (SIGSEGV ...), whose default the
+#: kernel forces anyway on a thread that blocks them.
+_HANDLED_SIGNALS = {getattr(signal, name) for name in
+                    ("SIGINT", "SIGTERM", "SIGALRM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
+                    if hasattr(signal, name)}
+
+
+def _start_without_signals(threads: list[threading.Thread]) -> None:
+    """Start ``threads`` with the handled signals blocked, in them and meanwhile here.
+
+    A thread inherits its creator's signal mask, so the stage threads never take a process
+    signal: the kernel hands it to a thread that takes it, the main thread in a command,
+    where Python runs its handler at once. And no handler can raise between two starts,
+    which would leave a thread starting that ``run()`` does not know to wait for. A signal
+    that came meanwhile is delivered when the mask is restored.
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no masks, and no such signals
+        for thread in threads:
+            thread.start()
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HANDLED_SIGNALS)
+    try:
+        for thread in threads:
+            thread.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 class _Stopped(Exception):
     """Raised inside a stage when another stage failed, so it leaves quietly."""
 
@@ -279,9 +309,8 @@ class Pipeline:
                    for name, work in workers]
         start = time.perf_counter()
         try:
-            for thread in threads:
-                thread.start()
-        except BaseException as exc:  # a signal's handler raised: stop what has started
+            _start_without_signals(threads)
+        except BaseException as exc:  # a handler of a signal held back meanwhile raised
             self._fail(exc)
         self._join(threads)
         self.stats.seconds = time.perf_counter() - start
@@ -316,10 +345,10 @@ class Pipeline:
         """Wait for the stage threads even through Ctrl-C (which stops them): the sink may
         only be closed once no thread writes to it any more.
 
-        The wait is in short slices because the kernel may deliver a signal (SIGINT, a
-        worker's SIGTERM or grace-period SIGALRM) to a stage thread: Python then runs its
-        handler only when the main thread next runs bytecode, and a plain ``join()`` would
-        put that off until the whole job is done.
+        The wait is in short slices: Python runs a signal's handler only in the main thread,
+        and only once that thread runs bytecode again; if the kernel handed the signal to
+        some other thread (the stage threads block them, but a library's own threads may
+        not), a plain ``join()`` would put the handler off until the whole job is done.
         """
         while True:
             try:

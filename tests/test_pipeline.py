@@ -3,6 +3,7 @@ and stopping every stage when one fails."""
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -126,15 +127,15 @@ class Signalled(Exception):
 
 
 @pytest.mark.parametrize("at_frame", [0, 5])  # while the stages start; while run() waits
-def test_a_signal_that_lands_on_a_stage_thread_stops_the_run_promptly(at_frame: int):
-    """Linux may deliver a process signal (the worker's grace-period SIGALRM) to any thread;
-    its Python handler must still run in the main thread within moments, not after the job."""
+def test_a_signal_sent_while_the_stages_work_stops_the_run_promptly(at_frame: int):
+    """A worker's grace-period SIGALRM, Ctrl-C: its handler raises in the main thread, soon,
+    and every stage thread has ended when ``run()`` raises (none left starting)."""
     def raise_signalled(signum: int, frame: object) -> None:
         raise Signalled
 
-    def signal_from_this_thread(frames: np.ndarray) -> np.ndarray:
+    def signal_from_a_stage(frames: np.ndarray) -> np.ndarray:
         if frames[0, 0, 0, 0] == at_frame:
-            signal.pthread_kill(threading.get_ident(), signal.SIGUSR1)
+            os.kill(os.getpid(), signal.SIGUSR1)
         time.sleep(0.05)
         return frames
 
@@ -143,13 +144,25 @@ def test_a_signal_that_lands_on_a_stage_thread_stops_the_run_promptly(at_frame: 
     start = time.monotonic()
     try:
         with pytest.raises(Signalled):
-            Pipeline(CountingSource(200), signal_from_this_thread, sink, batch_size=1,
+            Pipeline(CountingSource(200), signal_from_a_stage, sink, batch_size=1,
                      depth=1).run()
     finally:
         signal.signal(signal.SIGUSR1, previous)
     assert time.monotonic() - start < 5  # the whole run would take 10 s
     assert len(sink.batches) < 100
     assert stage_threads() == []
+
+
+def test_the_stage_threads_leave_process_signals_to_the_main_thread():
+    masks = []
+
+    def note_the_mask(frames: np.ndarray) -> np.ndarray:
+        masks.append(signal.pthread_sigmask(signal.SIG_BLOCK, []))
+        return frames
+
+    Pipeline(CountingSource(2), note_the_mask, ListSink(), batch_size=1).run()
+    assert masks and all({signal.SIGINT, signal.SIGTERM, signal.SIGALRM} <= m for m in masks)
+    assert signal.SIGTERM not in signal.pthread_sigmask(signal.SIG_BLOCK, [])  # restored here
 
 
 def test_progress_callback_sees_every_batch():
