@@ -33,7 +33,6 @@ import functools
 import logging
 import math
 import queue
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -43,6 +42,7 @@ from typing import Protocol
 
 import numpy as np
 
+from . import signals
 from .io import Batch, EncodeSettings, FileSink, FileSource, check_output_path
 from .io.image import read_image, write_image
 
@@ -159,35 +159,6 @@ class PipelineStats:
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
-
-
-#: Asynchronous signals a program may handle (Ctrl-C, a worker's SIGTERM and grace-period
-#: SIGALRM, Celery's SIGQUIT and SIGUSR1); not the faults (SIGSEGV ...), whose default the
-#: kernel forces anyway on a thread that blocks them.
-_HANDLED_SIGNALS = {getattr(signal, name) for name in
-                    ("SIGINT", "SIGTERM", "SIGALRM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
-                    if hasattr(signal, name)}
-
-
-def _start_without_signals(threads: list[threading.Thread]) -> None:
-    """Start ``threads`` with the handled signals blocked, in them and meanwhile here.
-
-    A thread inherits its creator's signal mask, so the stage threads never take a process
-    signal: the kernel hands it to a thread that takes it, the main thread in a command,
-    where Python runs its handler at once. And no handler can raise between two starts,
-    which would leave a thread starting that ``run()`` does not know to wait for. A signal
-    that came meanwhile is delivered when the mask is restored.
-    """
-    if not hasattr(signal, "pthread_sigmask"):  # Windows: no masks, and no such signals
-        for thread in threads:
-            thread.start()
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HANDLED_SIGNALS)
-    try:
-        for thread in threads:
-            thread.start()
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class _Stopped(Exception):
@@ -309,8 +280,13 @@ class Pipeline:
                    for name, work in workers]
         start = time.perf_counter()
         try:
-            _start_without_signals(threads)
-        except BaseException as exc:  # a handler of a signal held back meanwhile raised
+            # Blocked while they start: the stage threads never take a process signal (see
+            # signals.py), and no handler can raise between two starts, which would leave a
+            # thread starting that _join does not know to wait for.
+            with signals.blocked():
+                for thread in threads:
+                    thread.start()
+        except BaseException as exc:  # the handler of a signal held back meanwhile raised
             self._fail(exc)
         self._join(threads)
         self.stats.seconds = time.perf_counter() - start

@@ -5,6 +5,8 @@ percentiles, dropping by age, and the command's one-line errors."""
 from __future__ import annotations
 
 import random
+import signal
+import threading
 import time
 from fractions import Fraction
 
@@ -12,9 +14,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from streamdemoire import signals
 from streamdemoire.cli import main
 from streamdemoire.errors import UserError
 from streamdemoire.io import Batch, FrameTime
+from streamdemoire.io.ffmpeg_relay import Relay
 from streamdemoire.io.live_sink import live_output
 from streamdemoire.io.live_source import (
     BACKOFF_CAP_S,
@@ -206,3 +210,27 @@ def test_command_errors_are_one_line(args, message, tmp_path, monkeypatch):
     if result.exit_code == 1:
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_relay_started_from_a_stage_thread_still_takes_sigterm():
+    """Stage threads block the handled signals (streamdemoire/signals.py) and a child
+    process inherits its thread's mask: the relay must not, or SIGTERM could not stop it."""
+    relays = []
+
+    def start_relay() -> None:
+        with signals.blocked():
+            relays.append(Relay(("sleep", "30"), output=False))
+
+    thread = threading.Thread(target=start_relay)
+    thread.start()
+    thread.join()
+    relay = relays[0]
+    try:
+        status = open(f"/proc/{relay.process.pid}/status").read()
+        blocked = int(status.split("SigBlk:")[1].split()[0], 16)
+        assert not blocked & (1 << (signal.SIGTERM - 1))
+        relay.process.send_signal(signal.SIGTERM)
+        assert relay.process.wait(5) == -signal.SIGTERM
+    finally:
+        relay.process.kill()
+        relay.process.wait()

@@ -43,6 +43,7 @@ from urllib.parse import urlsplit
 
 import av
 
+from .. import signals
 from ..errors import UserError
 
 log = logging.getLogger(__name__)
@@ -193,10 +194,11 @@ class Relay:
         self._terminated = False
         self._kill_timer: threading.Timer | None = None
         try:
-            self.process = subprocess.Popen(
-                command, stdin=subprocess.PIPE if output else subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL if output else subprocess.PIPE,
-                stderr=subprocess.PIPE, start_new_session=True)
+            with signals.unblocked():  # a stage thread blocks them; ffmpeg must see SIGTERM
+                self.process = subprocess.Popen(
+                    command, stdin=subprocess.PIPE if output else subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL if output else subprocess.PIPE,
+                    stderr=subprocess.PIPE, start_new_session=True)
         except OSError as exc:
             raise UserError(f"cannot start the relay {command[0]}: {exc.strerror}") from None
         pipe = self.process.stdin if output else self.process.stdout
