@@ -33,6 +33,7 @@ from .live import live
 from .model.checkpoint import CheckpointError
 from .options import model_options, sharpen_option, temporal_options
 from .pipeline import CleanReport, clean_file, clean_image
+from .signals import Terminated, sigterm_as_interrupt
 from .synth.command import synth
 from .worker.command import status, submit, worker
 
@@ -93,7 +94,7 @@ def clean(input_path: Path, output: Path | None, codec: str, crf: int | None,
     """
     show_notices(not quiet)
     output = output or default_output(input_path)
-    with one_line_errors():
+    with one_line_errors(), sigterm_as_interrupt():
         demoirer = Demoirer(backend=backend, device=device, checkpoint=checkpoint,
                             engine_path=engine_path, temporal=temporal,
                             temporal_strength=temporal_strength, sharpen=sharpen)
@@ -135,9 +136,12 @@ def clean_result(report: CleanReport, demoirer: Demoirer) -> dict:
 
 @contextmanager
 def one_line_errors() -> Iterator[None]:
-    """Turn any failure into one line on stderr and an exit code: 1, or 130 for Ctrl-C."""
+    """Turn any failure into one line on stderr and an exit code: 1, 130 for Ctrl-C, 143
+    for SIGTERM (where the command turns it into ``Terminated``)."""
     try:
         yield
+    except Terminated:
+        fail("terminated", code=143)
     except KeyboardInterrupt:
         fail("interrupted", code=130)
     except (UserError, EngineError, CheckpointError) as exc:

@@ -8,12 +8,18 @@ threads with the handled signals blocked (``blocked``: a thread inherits its cre
 mask), and whatever a stage starts that must see signals again, an ffmpeg relay process,
 is started with them unblocked (``unblocked``: a child process inherits the mask too, and
 an ffmpeg that blocks SIGTERM cannot be asked to finish its output).
+
+And commands that write files turn SIGTERM into ``Terminated``, a KeyboardInterrupt, for
+as long as they run (``sigterm_as_interrupt``): ``timeout``, a service manager or ``kill``
+then stop them as Ctrl-C does, with nothing half-written left behind, where Python's
+default would end the process on the spot and leave the unfinished output's temporary file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import signal
+import threading
 from collections.abc import Iterator
 
 #: Asynchronous signals a program may handle (Ctrl-C, a worker's SIGTERM and grace-period
@@ -45,3 +51,25 @@ def blocked() -> contextlib.AbstractContextManager[None]:
 def unblocked() -> contextlib.AbstractContextManager[None]:
     """The handled signals unblocked in this thread meanwhile: for starting a process."""
     return _masked("SIG_UNBLOCK")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be, so that the run stops the same way."""
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Meanwhile SIGTERM raises ``Terminated`` in the main thread (elsewhere, where handlers
+    cannot be set, nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -153,7 +153,12 @@ def cli(*args: str | Path) -> list[str]:
 
 
 @pytest.mark.slow  # a fresh process imports torch
-def test_sigint_in_a_real_process_leaves_nothing(media, tmp_path, identity_checkpoint):
+@pytest.mark.parametrize("sig, code, message", [
+    (signal.SIGINT, 130, "interrupted"),  # Ctrl-C
+    (signal.SIGTERM, 143, "terminated"),  # `timeout`, a service manager, kill
+])
+def test_a_signal_in_a_real_process_leaves_nothing(media, tmp_path, identity_checkpoint,
+                                                    sig, code, message):
     # Long enough (80 s of video) that a quiet machine cannot finish it before the signal.
     src = media.video(size=(160, 96), pts=list(range(0, 40 * 2000, 40)))
     # A suite started in the background by a non-interactive shell ignores SIGINT, and the
@@ -167,11 +172,11 @@ def test_sigint_in_a_real_process_leaves_nothing(media, tmp_path, identity_check
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.05)
     time.sleep(0.3)  # mid-run: frames are flowing
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, stderr = proc.communicate(timeout=60)
 
-    assert proc.returncode == 130
-    assert stderr.strip().splitlines() == ["streamdemoire: error: interrupted"]
+    assert proc.returncode == code
+    assert stderr.strip().splitlines() == [f"streamdemoire: error: {message}"]
     assert [p.name for p in tmp_path.iterdir()] == [src.name]
 
 

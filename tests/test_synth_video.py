@@ -5,6 +5,9 @@ the ``synth`` command. Small frames keep it fast; the camera's physics has its o
 from __future__ import annotations
 
 import json
+import os
+import signal
+import time
 from pathlib import Path
 
 import av
@@ -227,3 +230,20 @@ def test_synth_command_failure_is_one_line(tmp_path, monkeypatch):
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "disk on fire" in lines[0]
     assert "Traceback" not in result.output
+
+
+def test_synth_command_stopped_by_sigterm_leaves_nothing(tmp_path, monkeypatch):
+    """`timeout` or a service manager stops it as Ctrl-C does: one line, exit 143, no file."""
+    def terminated(*args, **kwargs):
+        yield from _clip(1, 0.1)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(10)  # the handler raises long before this ends
+        yield from _clip(1, 0.1)
+
+    monkeypatch.setattr(video, "render_clip", terminated)
+    result = CliRunner().invoke(synth, [str(tmp_path / "s.mp4"), "--clean",
+                                        str(tmp_path / "s.mkv"), "--size", "96x64"])
+    assert result.exit_code == 143
+    assert result.output.strip().splitlines() == ["streamdemoire: error: terminated"]
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handed back

@@ -2,7 +2,8 @@
 
 A standalone click command; the ``streamdemoire`` group registers it with
 ``main.add_command(synth)``. It does not import ``streamdemoire.cli`` (which imports it), so it
-formats its own failures the same way: one line on stderr, exit code 1 (130 for Ctrl-C).
+formats its own failures the same way: one line on stderr, exit code 1 (130 for Ctrl-C,
+143 for SIGTERM).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from ..signals import Terminated, sigterm_as_interrupt
 from .content import CONTENT_KINDS
 from .video import frame_count, write_clip
 
@@ -87,8 +89,11 @@ def synth(out: Path, clean: Path, size: tuple[int, int], seconds: float, content
     _check_outputs(out, clean)
     width, height = size
     try:
-        summary = write_clip(out, clean, width, height, seconds, fps=fps, kind=content,
-                             seed=seed, crf=crf, progress=not quiet)
+        with sigterm_as_interrupt():
+            summary = write_clip(out, clean, width, height, seconds, fps=fps, kind=content,
+                                 seed=seed, crf=crf, progress=not quiet)
+    except Terminated:
+        _fail("terminated", code=143)
     except KeyboardInterrupt:
         _fail("interrupted", code=130)
     except Exception as exc:
