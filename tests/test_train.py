@@ -91,3 +91,20 @@ def test_fresh_pairs_follow_the_rate_from_any_step():
     assert sum(eighth) == 3 and eighth[7] == eighth[15] == eighth[23] == 1
     # a run resumed at step 100 renders what an unbroken one would have from there on
     assert sum(fresh_pairs_at(s, 0.3) for s in range(100, 200)) == 30
+
+
+def test_downscaled_crops_show_a_larger_view_of_the_same_pair():
+    train = load_train()
+    torch.manual_seed(0)
+    # A pair whose pixels say where they were: column index in the first channel.
+    columns = torch.arange(250).repeat(3, 120, 1).to(torch.uint8)
+    pool = train.ReplayPool(4, downscale=1.0)
+    pool.add(columns.permute(1, 2, 0), columns.permute(1, 2, 0))
+    x, y = pool.batch(1, 64)
+    assert x.shape == y.shape == (1, 3, 64, 64) and torch.equal(x, y)
+    # 64 columns of a view shrunk 2-3 times span 128-192 of the original's
+    span = (x[0, 0, 0].max() - x[0, 0, 0].min()).item() * 255
+    assert 110 <= span <= 200, span
+
+    small, _ = train.shrunk(columns, columns, 10.0, 64)  # never below the crop
+    assert small.shape == (3, 64, 133)

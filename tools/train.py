@@ -84,10 +84,17 @@ class SimulatedPairs(IterableDataset):
 
 
 class ReplayPool:
-    """Recent pairs kept in memory; batches are random crops and flips drawn from them."""
+    """Recent pairs kept in memory; batches are random crops and flips drawn from them.
 
-    def __init__(self, capacity: int) -> None:
+    ``downscale``: the share of crops taken from the pair shrunk first (by 2 to 3 times, with
+    an antialiasing filter, as a phone scales its sensor down for video), so that one pool of
+    large renders also shows the network whole, smaller views: large renders alone taught
+    it 720p frames' light at the cost of the 640x360 clips (docs/model.md).
+    """
+
+    def __init__(self, capacity: int, downscale: float = 0.0) -> None:
         self.capacity = capacity
+        self.downscale = downscale
         self.items: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     def add(self, moire: torch.Tensor, clean: torch.Tensor) -> None:
@@ -100,6 +107,8 @@ class ReplayPool:
     def batch(self, n: int, crop: int) -> tuple[torch.Tensor, torch.Tensor]:
         xs, ys = [], []
         for moire, clean in random.sample(self.items, n):
+            if random.random() < self.downscale:
+                moire, clean = shrunk(moire, clean, random.uniform(2.0, 3.0), crop)
             h, w = moire.shape[1:]
             top, left = random.randint(0, h - crop), random.randint(0, w - crop)
             x = moire[:, top:top + crop, left:left + crop]
@@ -111,6 +120,19 @@ class ReplayPool:
             xs.append(x)
             ys.append(y)
         return torch.stack(xs).float() / 255, torch.stack(ys).float() / 255
+
+
+def shrunk(moire: torch.Tensor, clean: torch.Tensor, factor: float,
+           crop: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The uint8 C x H x W pair made ``factor`` times smaller (antialiased bilinear), but
+    never smaller than ``crop``."""
+    h, w = moire.shape[1:]
+    factor = min(factor, h / crop, w / crop)
+    size = (max(crop, round(h / factor)), max(crop, round(w / factor)))
+    pair = torch.stack([moire, clean]).float()
+    small = F.interpolate(pair, size=size, mode="bilinear", antialias=True, align_corners=False)
+    small = small.round_().clamp_(0, 255).to(torch.uint8)
+    return small[0], small[1]
 
 
 def local_sharpness(img: torch.Tensor, window: int = 8) -> torch.Tensor:
@@ -245,6 +267,9 @@ def main() -> None:
     ap.add_argument("--crop", type=int, default=256, help="training crop side")
     ap.add_argument("--render", type=int, default=320, help="side of each rendered pair")
     ap.add_argument("--pool", type=int, default=192, help="replay pool size")
+    ap.add_argument("--downscale", type=float, default=0.0,
+                    help="share of crops taken from the pair shrunk 2-3 times first: smaller "
+                         "views from large renders (see ReplayPool)")
     ap.add_argument("--fresh-per-step", type=float, default=2,
                     help="new pairs added per step; under 1 for large renders (0.125: one pair "
                          "every 8 steps, each feeding more crops; a pair then stays longer in "
@@ -300,6 +325,7 @@ def main() -> None:
         print(f"resumed at step {step} (best val gain {best:.2f} dB)", flush=True)
 
     data = {"simulator": "streamdemoire.synth camera v1", "render": args.render,
+            "downscale": args.downscale,
             "fresh_per_step": args.fresh_per_step, "crop": args.crop, "batch": args.batch,
             "freq_weight": args.freq_weight, "pixel_loss": args.pixel_loss,
             "edge_weight": args.edge_weight,
@@ -313,7 +339,7 @@ def main() -> None:
                "multiprocessing_context": "spawn"} if args.workers else {}
     loader = iter(DataLoader(SimulatedPairs(args.render, args.seed + step), batch_size=None,
                              **workers))
-    pool = ReplayPool(args.pool)
+    pool = ReplayPool(args.pool, args.downscale)
     while len(pool.items) < min(args.pool, max(args.batch * 4, 32)):
         pool.add(*next(loader))
     val = validation_set(args.crop)
