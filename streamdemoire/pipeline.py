@@ -276,8 +276,10 @@ class Pipeline:
                    *((f"model:{getattr(fn, '__name__', k)}", functools.partial(self._model, k))
                      for k, fn in enumerate(self._stages)),
                    ("encode", self._encode)]
-        threads = [threading.Thread(target=self._guarded, args=(work,), name=name, daemon=True)
-                   for name, work in workers]
+        done = [threading.Event() for _ in workers]
+        threads = [threading.Thread(target=self._guarded, args=(work, finished), name=name,
+                                    daemon=True)
+                   for (name, work), finished in zip(workers, done, strict=True)]
         start = time.perf_counter()
         try:
             # Blocked while they start: the stage threads never take a process signal (see
@@ -288,7 +290,7 @@ class Pipeline:
                     thread.start()
         except BaseException as exc:  # the handler of a signal held back meanwhile raised
             self._fail(exc)
-        self._join(threads)
+        self._wait(threads, done)
         self.stats.seconds = time.perf_counter() - start
         self.stats.dropped = self.dropped
         if self._error is not None:
@@ -301,7 +303,7 @@ class Pipeline:
         than ``max_age``."""
         return sum(q.dropped for q in self._queues)
 
-    def _guarded(self, stage: Callable[[], None]) -> None:
+    def _guarded(self, stage: Callable[[], None], done: threading.Event) -> None:
         """Run a stage; on failure remember the first error and stop the others."""
         try:
             stage()
@@ -309,6 +311,8 @@ class Pipeline:
             pass
         except BaseException as exc:  # Ctrl-C included: it must stop the threads too
             self._fail(exc)
+        finally:
+            done.set()
 
     def _fail(self, exc: BaseException) -> None:
         if self._error is None:
@@ -317,23 +321,31 @@ class Pipeline:
                 self.on_abort()
         self._abort.set()
 
-    def _join(self, threads: list[threading.Thread]) -> None:
-        """Wait for the stage threads even through Ctrl-C (which stops them): the sink may
-        only be closed once no thread writes to it any more.
+    def _wait(self, threads: list[threading.Thread], done: list[threading.Event]) -> None:
+        """Wait for the stages even through Ctrl-C (which stops them): the sink may only be
+        closed once no thread writes to it any more.
 
-        The wait is in short slices: Python runs a signal's handler only in the main thread,
-        and only once that thread runs bytecode again; if the kernel handed the signal to
-        some other thread (the stage threads block them, but a library's own threads may
-        not), a plain ``join()`` would put the handler off until the whole job is done.
+        The wait is on each stage's own "done" event, not on ``Thread.join``: a signal
+        handler that raises inside ``join`` (Ctrl-C, the worker's HandBack) makes Python 3.11
+        mark the thread as ended while it still runs (bpo-45274's fix), and the sink would be
+        closed under it. And it is in short slices: Python runs a handler only once the main
+        thread runs bytecode again, and if the kernel handed the signal to a thread that
+        does not block it (a library's own), a wait without end would put the handler off
+        until the job is done.
         """
+        started = [event for thread, event in zip(threads, done, strict=True)
+                   if thread.ident is not None]
         while True:
             try:
-                for thread in threads:
-                    while thread.is_alive():
-                        thread.join(_SIGNAL_CHECK_S)
-                return
+                for event in started:
+                    while not event.wait(_SIGNAL_CHECK_S):
+                        pass
+                break
             except BaseException as exc:
                 self._fail(exc)
+        for thread in threads:  # their work is done; they only have to return
+            if thread.ident is not None:
+                thread.join()
 
     def _decode(self) -> None:
         for batch in self.source.batches(self.batch_size):
