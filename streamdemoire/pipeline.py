@@ -284,7 +284,7 @@ class Pipeline:
         try:
             # Blocked while they start: the stage threads never take a process signal (see
             # signals.py), and no handler can raise between two starts, which would leave a
-            # thread starting that _join does not know to wait for.
+            # thread starting that _wait does not know to wait for.
             with signals.blocked():
                 for thread in threads:
                     thread.start()
