@@ -30,7 +30,6 @@ simulator's version.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import json
 import math
 import multiprocessing
@@ -328,17 +327,10 @@ def _peaks(device: torch.device) -> dict[str, float | None]:
     return {"peak_rss_mb": round(rss_mib, 1), "gpu_peak_mb": gpu}
 
 
-def has_temporal_demoirer() -> bool:
-    """Whether this version's ``Demoirer`` smooths over time (``clean`` then turns it on)."""
-    from .api import Demoirer
-
-    return "temporal" in inspect.signature(Demoirer).parameters
-
-
 def make_demoirer(backend: str, device: str, checkpoint: Path | None, temporal: bool,
                   sharpen: float):
-    """A ``Demoirer`` as ``clean`` makes one (``temporal`` as ``_smooths`` decided), so
-    ``clean``, the loop and the live run all do the same work."""
+    """A ``Demoirer`` as ``clean`` makes one, so ``clean``, the loop and the live run all do
+    the same work."""
     from .api import Demoirer
 
     return Demoirer(backend=backend, device=device, checkpoint=checkpoint, temporal=temporal,
@@ -490,12 +482,8 @@ def bench_size(width: int, height: int, options: BenchOptions, main: Variant,
 def _model_args(options: BenchOptions) -> tuple:
     """How the end-to-end runs make their ``Demoirer`` (picklable, for the child): backend,
     device, checkpoint, temporal, sharpen."""
-    return (options.backend, options.device, options.checkpoint, _smooths(options),
+    return (options.backend, options.device, options.checkpoint, options.temporal,
             options.sharpen)
-
-
-def _smooths(options: BenchOptions) -> bool:
-    return options.temporal and has_temporal_demoirer()
 
 
 def _bench_engines(label: str, pool: list[np.ndarray], options: BenchOptions, main: Variant,
@@ -539,7 +527,7 @@ def _efficiency(result: dict, main: Variant, options: BenchOptions) -> dict:
     stages = {"decode": result["decode"]["fps"], "engine": engine["fps"]}
     temporal = result["temporal"].get("fps")
     serial = None
-    if _smooths(options) and temporal:
+    if options.temporal and temporal:
         stages["temporal"] = temporal
         if engine["fps"]:
             serial = round(1 / (1 / engine["fps"] + 1 / temporal), 3)
@@ -601,7 +589,7 @@ def run_bench(options: BenchOptions, say: Callable[[str], None] = lambda _: None
     main = pipeline_variant(options)
     report: dict[str, Any] = {"machine": machine(), "pipeline_engine": main.label,
                               "pipeline_batch": options.pipeline_batch,
-                              "pipeline_temporal": _smooths(options),
+                              "pipeline_temporal": options.temporal,
                               "pipeline_sharpen": options.sharpen, "sizes": [],
                               "notes": []}
     for width, height in options.sizes:

@@ -333,19 +333,18 @@ class Pipeline:
         does not block it (a library's own), a wait without end would put the handler off
         until the job is done.
         """
-        started = [event for thread, event in zip(threads, done, strict=True)
+        started = [(thread, finished) for thread, finished in zip(threads, done, strict=True)
                    if thread.ident is not None]
         while True:
             try:
-                for event in started:
-                    while not event.wait(_SIGNAL_CHECK_S):
+                for _, finished in started:
+                    while not finished.wait(_SIGNAL_CHECK_S):
                         pass
                 break
             except BaseException as exc:
                 self._fail(exc)
-        for thread in threads:  # their work is done; they only have to return
-            if thread.ident is not None:
-                thread.join()
+        for thread, _ in started:  # their work is done; they only have to return
+            thread.join()
 
     def _decode(self) -> None:
         for batch in self.source.batches(self.batch_size):

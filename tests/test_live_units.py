@@ -9,6 +9,7 @@ import signal
 import threading
 import time
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -226,7 +227,7 @@ def test_a_relay_started_from_a_stage_thread_still_takes_sigterm():
     thread.join()
     relay = relays[0]
     try:
-        status = open(f"/proc/{relay.process.pid}/status").read()
+        status = Path(f"/proc/{relay.process.pid}/status").read_text()
         blocked = int(status.split("SigBlk:")[1].split()[0], 16)
         assert not blocked & (1 << (signal.SIGTERM - 1))
         relay.process.send_signal(signal.SIGTERM)
