@@ -125,6 +125,47 @@ def decoded_frames(path: Path) -> np.ndarray:
         return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
 
 
+class Counting:
+    """The engine, wrapped to count the frames it cleaned (and optionally slowed down), and
+    the times it was told a new stream began (as temporal smoothing is)."""
+
+    def __init__(self, engine, delay: float = 0.0) -> None:
+        self.engine, self.delay = engine, delay
+        self.frames = 0
+        self.resets = 0
+
+    def reset(self) -> None:
+        self.resets += 1
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        if self.delay:
+            time.sleep(self.delay)
+        out = self.engine(frames)
+        self.frames += len(frames)
+        return out
+
+
+def assert_rising(pts: list[float]) -> None:
+    assert all(b > a for a, b in zip(pts, pts[1:], strict=False)), pts
+
+
+def assert_cleaned_clip(out: Path, report, engine: Counting, clip: Path) -> None:
+    """Every output frame went through the model (a few more may have, then been dropped
+    before the encoder when it fell behind), and, since the identity network returns its
+    input, each is one frame of the clip (through two more H.264 generations of fine moiré),
+    far closer to it than to the rest."""
+    assert report.error is None, report.error
+    assert 2 <= report.frames <= engine.frames
+    assert report.latency.count == report.frames
+    frames = decoded_frames(out)
+    assert frames.shape[1:] == (SIZE[1], SIZE[0], 3) and len(frames) == report.frames
+    assert_rising(pts_seconds(out))
+    reference = clip_frames(clip).astype(np.int16)
+    for frame in frames:
+        errors = np.abs(reference - frame).mean(axis=(1, 2, 3))
+        assert errors.min() < 10 and errors.min() < 0.6 * np.median(errors), errors
+
+
 def cli_process(*args: str | Path, **kwargs) -> subprocess.Popen:
     """``python -m streamdemoire ARGS...`` as a child process (signals reach it alone)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
-from live_helpers import pts_seconds
+from live_helpers import assert_rising, pts_seconds
 
 from streamdemoire.cli import main
 
@@ -46,10 +46,6 @@ def camera_file(media) -> Path:
 def report_of(result) -> dict:
     assert result.exit_code == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def assert_rising(pts: list[float]) -> None:
-    assert all(b > a for a, b in zip(pts, pts[1:], strict=False)), pts
 
 
 def test_a_realtime_file_plays_at_its_own_rate_to_the_end(live, camera_file, tmp_path):

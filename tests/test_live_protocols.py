@@ -23,14 +23,14 @@ import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 from live_helpers import (
+    Counting,
+    assert_cleaned_clip,
+    assert_rising,
     camera_clip,
     cli_process,
-    clip_frames,
-    decoded_frames,
     pts_seconds,
     wait_for,
 )
@@ -182,39 +182,6 @@ def servers():
     for server in started:
         server.kill()
 
-
-class Counting:
-    """The engine, counting the frames it cleaned."""
-
-    def __init__(self, engine) -> None:
-        self.engine = engine
-        self.frames = 0
-
-    def __call__(self, frames: np.ndarray) -> np.ndarray:
-        out = self.engine(frames)
-        self.frames += len(frames)
-        return out
-
-
-def assert_rising(pts: list[float]) -> None:
-    assert all(b > a for a, b in zip(pts, pts[1:], strict=False)), pts
-
-
-def assert_cleaned_clip(out: Path, report, engine: Counting, clip: Path) -> None:
-    """Every output frame went through the model, and (the identity network returns its
-    input) is a frame of the clip, far closer to it than to the rest."""
-    assert report.error is None, report.error
-    assert 2 <= report.frames <= engine.frames
-    frames = decoded_frames(out)
-    assert frames.shape[1:] == (72, 128, 3) and len(frames) == report.frames
-    assert_rising(pts_seconds(out))
-    reference = clip_frames(clip).astype(np.int16)
-    for frame in frames:
-        errors = np.abs(reference - frame).mean(axis=(1, 2, 3))
-        assert errors.min() < 10 and errors.min() < 0.6 * np.median(errors), errors
-
-
-# --- SRT ---------------------------------------------------------------------------------
 
 def serve_srt(servers, clip: Path, tmp_path: Path, port: int, seconds: int = 30,
               name: str = "listener") -> FfmpegServer:
