@@ -1,5 +1,6 @@
-"""What the live tests share: a simulated moiré clip as a camera would send it, and a real
-RTSP server (GStreamer's, see rtsp_server.py) serving it on 127.0.0.1."""
+"""What the live tests share: a simulated moiré clip as a camera would send it, a real
+RTSP server (GStreamer's, see rtsp_server.py) serving it on 127.0.0.1, an engine wrapper that
+counts what it cleaned, and the checks that an output is that clip, cleaned, in order."""
 
 from __future__ import annotations
 
