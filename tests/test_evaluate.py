@@ -146,6 +146,28 @@ def test_simulated_quick_mode_writes_json(tmp_path, checkpoint):
     assert Path(section["grid"]).is_file()
 
 
+def test_held_out_clips_are_new_seeds_scored_every_frame():
+    evaluate = load_evaluate()
+    args = evaluate.parse_args(["--held-out", "9", "--sizes", "640x360,1280x720,320x180"])
+    plan = evaluate.plan_sizes(args)
+    assert args.every == 1
+    benchmark_seeds = {seed for size in evaluate.BENCHMARK for seed, _ in size.clips}
+    seeds = [seed for size in plan for seed, _ in size.clips]
+    assert len(seeds) == len(set(seeds)) == 27  # no clip twice, across sizes too
+    assert not set(seeds) & (benchmark_seeds | set(range(900, 924)))
+    assert max(seeds) < 1_000_000  # below every training seed
+    for size in plan:
+        assert size.seconds == evaluate.HELD_OUT_SECONDS
+        kinds = [kind for _, kind in size.clips]
+        assert kinds[:7] == list(evaluate.HELD_OUT_KINDS) and kinds[7:] == kinds[:2]
+
+
+def test_held_out_needs_a_clip(capsys):
+    with pytest.raises(SystemExit):
+        load_evaluate().parse_args(["--held-out", "0"])
+    assert "--held-out needs at least one clip" in capsys.readouterr().err
+
+
 def test_temporal_summary_table_and_plot(tmp_path):
     """The temporal report's pieces on made-up scores (whole clips take minutes to render)."""
     evaluate = load_evaluate()
