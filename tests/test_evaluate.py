@@ -162,10 +162,11 @@ def test_held_out_clips_are_new_seeds_scored_every_frame():
         assert kinds[:7] == list(evaluate.HELD_OUT_KINDS) and kinds[7:] == kinds[:2]
 
 
-def test_held_out_needs_a_clip(capsys):
+@pytest.mark.parametrize("count", ["0", "101"])
+def test_held_out_count_out_of_range_is_refused(count, capsys):
     with pytest.raises(SystemExit):
-        load_evaluate().parse_args(["--held-out", "0"])
-    assert "--held-out needs at least one clip" in capsys.readouterr().err
+        load_evaluate().parse_args(["--held-out", count])
+    assert "--held-out takes 1 to 100 clips" in capsys.readouterr().err
 
 
 def test_temporal_summary_table_and_plot(tmp_path):
