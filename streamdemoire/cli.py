@@ -33,7 +33,7 @@ from .live import live
 from .model.checkpoint import CheckpointError
 from .options import model_options, sharpen_option, temporal_options
 from .pipeline import CleanReport, clean_file, clean_image
-from .signals import Terminated, sigterm_as_interrupt
+from .signals import sigterm_as_interrupt, stopped_by
 from .synth.command import synth
 from .worker.command import status, submit, worker
 
@@ -140,10 +140,8 @@ def one_line_errors() -> Iterator[None]:
     for SIGTERM (where the command turns it into ``Terminated``)."""
     try:
         yield
-    except Terminated:
-        fail("terminated", code=143)
-    except KeyboardInterrupt:
-        fail("interrupted", code=130)
+    except KeyboardInterrupt as exc:
+        fail(*stopped_by(exc))
     except (UserError, EngineError, CheckpointError) as exc:
         fail(str(exc))
     except OSError as exc:  # outside FFmpeg: e.g. the final rename on a full or read-only disk

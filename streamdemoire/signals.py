@@ -57,6 +57,14 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where Ctrl-C would be, so that the run stops the same way."""
 
 
+def stopped_by(exc: KeyboardInterrupt) -> tuple[str, int]:
+    """The one-line message and exit status of a command a signal stopped: 128 plus the
+    signal's number, as a shell reports a process it killed (143 SIGTERM, 130 Ctrl-C)."""
+    if isinstance(exc, Terminated):
+        return "terminated", 128 + signal.SIGTERM
+    return "interrupted", 128 + signal.SIGINT
+
+
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """Meanwhile SIGTERM raises ``Terminated`` in the main thread (elsewhere, where handlers

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from ..signals import Terminated, sigterm_as_interrupt
+from ..signals import sigterm_as_interrupt, stopped_by
 from .content import CONTENT_KINDS
 from .video import frame_count, write_clip
 
@@ -92,10 +92,8 @@ def synth(out: Path, clean: Path, size: tuple[int, int], seconds: float, content
         with sigterm_as_interrupt():
             summary = write_clip(out, clean, width, height, seconds, fps=fps, kind=content,
                                  seed=seed, crf=crf, progress=not quiet)
-    except Terminated:
-        _fail("terminated", code=143)
-    except KeyboardInterrupt:
-        _fail("interrupted", code=130)
+    except KeyboardInterrupt as exc:
+        _fail(*stopped_by(exc))
     except Exception as exc:
         if os.environ.get(DEBUG_ENV) == "1":
             raise
