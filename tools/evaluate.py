@@ -26,9 +26,9 @@ regions of text-heavy scenes relative to the clean frame's (:func:`quality.text_
 
 ``--held-out N`` scores the same way N other short clips per size instead (seeds from
 :data:`HELD_OUT_SEED_BASE`, every frame, kinds in turn): ten fixed clips are a small sample,
-and a change tuned on them can win there and lose elsewhere (session 12: the shipped model
-gains +4.35 dB on the 640x360 benchmark and +3.27 on 28 held-out clips; +0.95 and +1.86 at
-1280x720). The benchmark decides the targets; the held-out clips say whether a change is real.
+and a change tuned on them can win there and lose elsewhere (docs/model.md, "How
+representative the benchmark is"). The benchmark decides the targets; the held-out clips say
+whether a change is real.
 
 Temporal (``--temporal``; issue 5). Whole simulated clips (:data:`TEMPORAL_CLIPS`: hand-held
 motion, scrolling and a scene cut each), every frame in order: the model frame by frame, then
