@@ -162,6 +162,21 @@ def test_held_out_clips_are_new_seeds_scored_every_frame():
         assert kinds[:7] == list(evaluate.HELD_OUT_KINDS) and kinds[7:] == kinds[:2]
 
 
+def test_temporal_held_out_clips_are_other_whole_clips():
+    evaluate = load_evaluate()
+    clips = evaluate.temporal_held_out(7)
+    seeds = [clip.seed for clip in clips]
+    other_sets = ({clip.seed for clip in evaluate.TEMPORAL_CLIPS}
+                  | {seed for size in evaluate.BENCHMARK for seed, _ in size.clips}
+                  | set(range(900, 924)) | set(range(evaluate.HELD_OUT_SEED_BASE["640x360"],
+                                                   evaluate.HELD_OUT_OTHER_SIZES + 100)))
+    assert len(set(seeds)) == 7 and not set(seeds) & other_sets
+    assert evaluate.temporal_held_out(evaluate.HELD_OUT_MAX)[-1].seed < 1_000_000
+    kinds = [clip.kind for clip in clips]
+    assert kinds[:5] == list(evaluate.TEMPORAL_HELD_OUT_KINDS) and kinds[5:] == kinds[:2]
+    assert all(clip.seconds == evaluate.TEMPORAL_HELD_OUT_SECONDS for clip in clips)
+
+
 @pytest.mark.parametrize("count", ["0", "101"])
 def test_held_out_count_out_of_range_is_refused(count, capsys):
     with pytest.raises(SystemExit):

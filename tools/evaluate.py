@@ -38,7 +38,8 @@ where the content moves on its own (:func:`quality.moving_mask`: scrolling, wher
 would leave trails), and whether the first frame after each cut is the model's own. The same
 for a stand-in output that keeps 30% of the moiré (so the figures mean something while the
 model is still training), the smoother's cost at 1280x720 next to the model's, and a flicker
-plot (``--out``/temporal_flicker.png).
+plot (``--out``/temporal_flicker.png). With ``--held-out N``, N other whole clips instead
+(:func:`temporal_held_out`), for the same reason as above.
 
 Real (``--real DIR``; issue 10). Every NAME_moire.png with a NAME_clean.png twin is scored by
 raw PSNR and by colour-fitted PSNR (:func:`quality.fitted_psnr`: a per-image 3x4 colour map
@@ -48,6 +49,7 @@ again). A NAME_moire.png without a twin only goes into a grid (input | model), t
 
     python tools/evaluate.py                          # simulated benchmark into runs/eval/
     python tools/evaluate.py --temporal --sizes 320x180   # temporal smoothing (issue 5)
+    python tools/evaluate.py --temporal --held-out 8  # 8 other whole clips
     python tools/evaluate.py --real ../shared/real-val
     python tools/evaluate.py --held-out 28            # 28 other short clips per size
     python tools/evaluate.py --quick --sizes 160x96   # a smoke test in seconds
@@ -506,6 +508,12 @@ class TemporalClip:
 TEMPORAL_CLIPS = (TemporalClip(3, "text", 2.5), TemporalClip(7, "mixed", 3.5),
                   TemporalClip(11, "web", 2.5))
 TEMPORAL_SIZE = "640x360"
+#: ``--temporal --held-out N``: clip k is seed TEMPORAL_HELD_OUT_SEED_BASE + k (apart from every
+#: other set of seeds), its kind TEMPORAL_HELD_OUT_KINDS[k % 5] (the kinds that scroll, and
+#: mixed), 2.5 s long: three clips are a small sample for a smoother's settings too.
+TEMPORAL_HELD_OUT_SEED_BASE = 101
+TEMPORAL_HELD_OUT_KINDS = ("text", "web", "code", "mixed", "spreadsheet")
+TEMPORAL_HELD_OUT_SECONDS = 2.5
 #: Share of the moiré the stand-in output keeps: a model that removed 70% of it.
 STAND_IN_LEFT = 0.3
 #: Issue 5's targets: the flicker excess cut by at least half, PSNR down by at most 0.2 dB.
@@ -686,6 +694,13 @@ def flicker_plot(path: Path, curves: dict[str, list[float]], title: str) -> str:
     return str(path)
 
 
+def temporal_held_out(count: int) -> tuple[TemporalClip, ...]:
+    """``count`` temporal clips that neither the temporal benchmark nor training uses."""
+    kinds = TEMPORAL_HELD_OUT_KINDS
+    return tuple(TemporalClip(TEMPORAL_HELD_OUT_SEED_BASE + k, kinds[k % len(kinds)],
+                              TEMPORAL_HELD_OUT_SECONDS) for k in range(count))
+
+
 def run_temporal(model: Demoirer, args: argparse.Namespace) -> dict:
     """The temporal benchmark at one size: per clip, summaries, cost at 720p, flicker plot."""
     label = args.sizes or TEMPORAL_SIZE
@@ -694,7 +709,8 @@ def run_temporal(model: Demoirer, args: argparse.Namespace) -> dict:
     width, height = parse_size(label)
     version = simulator_version()
     args.cache = args.cache / version
-    clips = TEMPORAL_CLIPS[:args.clips] if args.clips else TEMPORAL_CLIPS
+    clips = temporal_held_out(args.held_out) if args.held_out else TEMPORAL_CLIPS
+    clips = clips[:args.clips] if args.clips else clips
     sections, plot = [], ""
     for clip in progress(clips, "temporal clips"):
         say(f"temporal: seed {clip.seed} {clip.kind} at {label} (rendered if not cached)")
@@ -926,7 +942,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--clips", type=int, default=None, help="at most this many clips per size")
     p.add_argument("--held-out", type=int, default=None, metavar="N",
                    help="score N other short clips per size instead of the benchmark's "
-                        "(every frame unless --every)")
+                        "(every frame unless --every); with --temporal, N other whole clips")
     p.add_argument("--seconds", type=float, default=None, help="clip length (default: per size)")
     p.add_argument("--fps", type=float, default=30.0)
     p.add_argument("--every", type=int, default=None,
