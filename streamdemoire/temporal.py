@@ -16,7 +16,9 @@ hand-held camera's own motion is compensated:
    history and this frame: leftover moiré is fine-grained and averages out of the low-pass,
    while misplaced structure (scrolling text, a cursor, a video on the screen, a motion the
    affine map does not model) does not, so there the output follows the current frame and
-   leaves no trail;
+   leaves no trail. Strong stripes the network left behind crawl by more than that, but they
+   are colour ripple and change mostly in colour, where moving content changes in brightness:
+   there the scales widen and they are averaged too;
 4. a scene cut (the thumbnails do not match even after compensation), a size change or an
    explicit ``reset()`` (a reconnect) starts the history afresh.
 
