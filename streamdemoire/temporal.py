@@ -16,9 +16,7 @@ hand-held camera's own motion is compensated:
    history and this frame: leftover moiré is fine-grained and averages out of the low-pass,
    while misplaced structure (scrolling text, a cursor, a video on the screen, a motion the
    affine map does not model) does not, so there the output follows the current frame and
-   leaves no trail. Strong stripes the network left behind crawl by more than that, but they
-   are colour ripple and change mostly in colour, where moving content changes in brightness:
-   there the scales widen and they are averaged too;
+   leaves no trail;
 4. a scene cut (the thumbnails do not match even after compensation), a size change or an
    explicit ``reset()`` (a reconnect) starts the history afresh.
 
@@ -74,27 +72,6 @@ RESIDUAL_SCALE = 0.04
 #: itself samples a little differently every frame, so history there costs detail, and
 #: leftover moiré is hardly visible in it anyway.
 DETAIL_SCALE = 0.02
-#: Fine colour ripple in the frame (root-mean-square of the two colour differences, red and
-#: blue minus green, less their 3 x 3 means, over about 10 x 10 pixels) above which the two
-#: scales above widen, fully at twice this level. Strong moiré the network left behind is
-#: exactly that (stripes of 2-4 px alternating magenta and green, 0.09-0.16 where the
-#: benchmark's web page keeps them), while the edges of scrolling text and photo grain,
-#: where history costs, carry little of it (0.01-0.04): so history is trusted more only
-#: where the frame itself says that what changes is moiré. docs/temporal.md has the figures.
-RIPPLE_LEVEL = 0.04
-#: The residual and detail scales where the ripple is strong: wide enough that stripes
-#: crawling by a few pixels average out (their residual is their own amplitude), while the
-#: high-contrast edges of content that moves still push the history out.
-RIPPLE_RESIDUAL_SCALE = 0.3
-RIPPLE_DETAIL_SCALE = 0.2
-#: Radius, in half-resolution pixels, of the window the ripple is measured over.
-RIPPLE_RADIUS = 2
-#: Where the history differs from the frame by this many times more in brightness (luma
-#: energy) than in colour (energy of the two colour differences), what changed is content
-#: that moved, not moiré, however rippled the frame: the scales stay narrow there, so dark
-#: text scrolling under strong moiré leaves no trail. Crawling moiré changes mostly in
-#: colour (magenta to green is a small step in luma).
-BRIGHTNESS_CHANGE_RATIO = 4.0
 #: Radius of the windows the residual and the detail are measured over, in pixels.
 WINDOW_RADIUS = 1
 
@@ -415,70 +392,23 @@ def _pool2(img: torch.Tensor) -> torch.Tensor:
     return rows[..., 0::2].add_(rows[..., 1::2]).mul_(0.25)
 
 
-def _colour_energy(rgb: torch.Tensor, fine: bool = False) -> torch.Tensor:
-    """Red minus green squared plus blue minus green squared of N x 3 x H x W images, averaged
-    over 2 x 2 blocks (N x 1 x H/2 x W/2); ``fine``: each difference less its 3 x 3 mean."""
-    energy = None
-    for channel in (0, 2):
-        difference = rgb[:, channel:channel + 1] - rgb[:, 1:2]
-        if fine:
-            difference.sub_(box_mean(difference))
-        energy = difference.square_() if energy is None else energy.addcmul_(difference,
-                                                                             difference)
-    return _pool2(energy)
-
-
-def colour_ripple(frame: torch.Tensor) -> torch.Tensor:
-    """Fine colour ripple of N x 3 x H x W frames at half resolution (N x 1 x H/2 x W/2): the
-    root-mean-square of red minus green and blue minus green, less their 3 x 3 means, over a
-    window of ``RIPPLE_RADIUS``. Moiré is colourful where screen content is mostly not: a
-    display's subpixels and the camera's colour filter array beat separately in each colour,
-    so what the network leaves alternates in hue from stripe to stripe."""
-    return box_mean(_colour_energy(frame, fine=True), RIPPLE_RADIUS).sqrt_()
-
-
-def moire_share(history: torch.Tensor, frame: torch.Tensor, residual_energy: torch.Tensor
-                ) -> torch.Tensor:
-    """How far (0-1, at half resolution) to widen the history's scales: the frame carries
-    strong colour ripple there (:func:`colour_ripple`, from ``RIPPLE_LEVEL``), and the
-    history differs from it in colour more than in brightness (``BRIGHTNESS_CHANGE_RATIO``;
-    ``residual_energy``: the luma residual squared, 2 x 2 pooled)."""
-    ripple = colour_ripple(frame).sub_(RIPPLE_LEVEL).mul_(1.0 / RIPPLE_LEVEL).clamp_(0.0, 1.0)
-    colour_change = box_mean(_colour_energy(history - frame))
-    brightness = box_mean(residual_energy).div_(
-        colour_change.mul_(BRIGHTNESS_CHANGE_RATIO).add_(1e-6))
-    return ripple.mul_(brightness.neg_().add_(1.0).clamp_(0.0, 1.0))
-
-
-def _scale(share: torch.Tensor, plain: float, widened: float) -> torch.Tensor:
-    """``plain`` where ``share`` is 0, ``widened`` where it is 1, linear between."""
-    return share.mul(widened - plain).add_(plain)
-
-
 def history_weight(history: torch.Tensor, frame: torch.Tensor, strength: float,
                    current: torch.Tensor | None = None) -> torch.Tensor:
     """Per-pixel weight (N x 1 x H x W) of the warped history: ``strength`` where it matches the
     current frame within the leftover moiré's level (``RESIDUAL_SCALE``), falling fast where it
     does not, and in fine texture (``DETAIL_SCALE``), where the camera's own sampling changes
-    from frame to frame. Where what changed is leftover moiré (:func:`moire_share`), both
-    scales widen towards ``RIPPLE_RESIDUAL_SCALE`` and ``RIPPLE_DETAIL_SCALE``, so that
-    strong stripes crawling there average out too. ``current`` is ``luma(frame)`` where the
-    caller has it already.
+    from frame to frame. ``current`` is ``luma(frame)`` where the caller has it already.
 
     The energies are squared per pixel at full resolution (so a fine ripple counts in full)
     and then averaged over 2 x 2 blocks and a 3 x 3 window of those: the weight map is
-    smooth anyway, and at half resolution it costs a quarter, scales included.
+    smooth anyway, and at half resolution it costs a quarter. The two energies are scaled and
+    summed before the one 2 x 2 average (it is linear, so that is the same up to rounding),
+    with in-place operations on the one-channel maps.
     """
     current = luma(frame) if current is None else current
-    residual = luma(history).sub_(current)
-    detail = torch.sub(current, box_mean(current))
-    residual_energy = _pool2(residual.square_())
-    detail_energy = _pool2(detail.square_())
-    share = moire_share(history, frame, residual_energy)
-    residual_scale = _scale(share, RESIDUAL_SCALE, RIPPLE_RESIDUAL_SCALE)
-    detail_scale = _scale(share, DETAIL_SCALE, RIPPLE_DETAIL_SCALE)
-    energy = residual_energy.div_(residual_scale.square_())
-    energy.add_(detail_energy.div_(detail_scale.square_()))
+    residual = luma(history).sub_(current).mul_(1.0 / RESIDUAL_SCALE)
+    detail = torch.sub(current, box_mean(current)).mul_(1.0 / DETAIL_SCALE)
+    energy = _pool2(residual.mul_(residual).addcmul_(detail, detail))
     weight = box_mean(energy).neg_().exp_().mul_(strength)
     return F.interpolate(weight, scale_factor=2, mode="nearest")[..., :frame.shape[-2],
                                                                   :frame.shape[-1]]
