@@ -473,10 +473,16 @@ def plan_sizes(args: argparse.Namespace) -> list[BenchmarkSize]:
     return plan
 
 
+def seeds_and_kinds(base: int, kinds: tuple[str, ...], count: int
+                    ) -> list[tuple[int, str]]:
+    """``count`` (seed, kind) pairs: seeds from ``base`` on, the kinds in turn."""
+    return [(base + k, kinds[k % len(kinds)]) for k in range(count)]
+
+
 def held_out(width: int, height: int, count: int) -> BenchmarkSize:
     """``count`` short clips of one size that neither the benchmark nor training uses."""
     base = HELD_OUT_SEED_BASE.get(f"{width}x{height}", HELD_OUT_OTHER_SIZES)
-    clips = tuple((base + k, HELD_OUT_KINDS[k % len(HELD_OUT_KINDS)]) for k in range(count))
+    clips = tuple(seeds_and_kinds(base, HELD_OUT_KINDS, count))
     return BenchmarkSize(width, height, HELD_OUT_SECONDS, clips)
 
 
@@ -696,9 +702,8 @@ def flicker_plot(path: Path, curves: dict[str, list[float]], title: str) -> str:
 
 def temporal_held_out(count: int) -> tuple[TemporalClip, ...]:
     """``count`` temporal clips that neither the temporal benchmark nor training uses."""
-    kinds = TEMPORAL_HELD_OUT_KINDS
-    return tuple(TemporalClip(TEMPORAL_HELD_OUT_SEED_BASE + k, kinds[k % len(kinds)],
-                              TEMPORAL_HELD_OUT_SECONDS) for k in range(count))
+    return tuple(TemporalClip(seed, kind, TEMPORAL_HELD_OUT_SECONDS) for seed, kind
+                 in seeds_and_kinds(TEMPORAL_HELD_OUT_SEED_BASE, TEMPORAL_HELD_OUT_KINDS, count))
 
 
 def run_temporal(model: Demoirer, args: argparse.Namespace) -> dict:
