@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -12,6 +13,15 @@ import torch
 from .engine import create_engine, frames_to_tensor, tensor_to_frames
 from .sharpen import DEFAULT_AMOUNT, check_amount, sharpen_
 from .temporal import DEFAULT_STRENGTH, TemporalSmoother
+
+
+class Inferred(NamedTuple):
+    """What the network stage hands the smoothing stage: the network's (sharpened) output and
+    the frames it was given, both float N x 3 x H x W on the engine's device. The smoother
+    reads from the two where the network took moiré out (streamdemoire.temporal)."""
+
+    output: torch.Tensor
+    inputs: torch.Tensor
 
 
 class Demoirer:
@@ -64,20 +74,22 @@ class Demoirer:
         order) then ``smooth`` (in stream order). Composed, they are ``__call__``."""
         return [self.infer, self.smooth]
 
-    def infer(self, frames: np.ndarray) -> torch.Tensor:
-        """The network and its sharpening: uint8 N x H x W x 3 in, float N x 3 x H x W out on
-        the engine's device."""
+    def infer(self, frames: np.ndarray) -> Inferred:
+        """The network and its sharpening: uint8 N x H x W x 3 in; float N x 3 x H x W out on
+        the engine's device, with the input beside it."""
         frames = np.asarray(frames)
         if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
             raise ValueError(f"expected uint8 frames of shape (N, H, W, 3), got "
                              f"{frames.dtype} {frames.shape}")
+        inputs = frames_to_tensor(frames, self.engine.device)
         if frames.shape[0] == 0:
-            return torch.empty((0, 3, *frames.shape[1:3]), device=self.engine.device)
-        return sharpen_(self.engine(frames_to_tensor(frames, self.engine.device)), self.sharpen)
+            return Inferred(inputs, inputs)
+        return Inferred(sharpen_(self.engine(inputs), self.sharpen), inputs)
 
-    def smooth(self, out: torch.Tensor) -> np.ndarray:
+    def smooth(self, inferred: Inferred) -> np.ndarray:
         """The network's output smoothed over time (with ``temporal``; the stream's batches
         in order), as uint8 N x H x W x 3 on the host."""
+        out = inferred.output
         if self.smoother is not None and len(out):
-            out = self.smoother(out)
+            out = self.smoother(out, inferred.inputs)
         return tensor_to_frames(out)

@@ -270,17 +270,18 @@ def temporal_smoother() -> tuple[Callable[[], Any] | None, str | None]:
 def measure_temporal(factory: Callable[[], Any], pool: list[np.ndarray], frames: int,
                      batch: int, device: str) -> dict[str, float]:
     """The smoother alone on the model's device, on float frames already there (the form
-    the model hands it), one stream in order."""
+    the model hands it, with the network's input beside them: here the frames themselves,
+    as the cost does not depend on the content), one stream in order."""
     dev = torch.device(device)
     smoother = factory()
     tensors = [frames_to_tensor(rgb, dev) for rgb in cycled_batches(pool, len(pool), batch)]
-    smoother(tensors[0])
+    smoother(tensors[0], tensors[0])
     _sync(dev)
     clock = _Clock()
     done = 0
     while done < frames:
         chunk = tensors[(done // batch) % len(tensors)][: frames - done]
-        smoother(chunk)
+        smoother(chunk, chunk)
         done += len(chunk)
     _sync(dev)
     return clock.rate(frames)

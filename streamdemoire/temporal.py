@@ -74,6 +74,30 @@ RESIDUAL_SCALE = 0.04
 DETAIL_SCALE = 0.02
 #: Radius of the windows the residual and the detail are measured over, in pixels.
 WINDOW_RADIUS = 1
+#: Where the network left strong moiré, its stripes crawl by their own amplitude from frame to
+#: frame, far above the two scales above, so those would keep the history out exactly where
+#: the flicker is. There the scales widen towards these: wide enough that crawling stripes
+#: average out, while the high-contrast edges of content that moves still push the history
+#: out. "There" takes three cues at once (:func:`moire_share`), each of which alone lets
+#: something through that must not be smoothed (docs/temporal.md has the figures):
+MOIRE_RESIDUAL_SCALE = 0.3
+MOIRE_DETAIL_SCALE = 0.2
+#: 1. the network took colour moiré out of its input there (:func:`colour_ripple` of input
+#:    minus output above this level, fully at twice it): a clean screen, where nothing was
+#:    removed, keeps the narrow scales however colourful what moves on it is;
+REMOVED_LEVEL = 0.01
+#: 2. the output itself still carries fine colour ripple there (from this level, fully at
+#:    twice it): what the network leaves alternates magenta and green every 2-4 px (0.09-0.16
+#:    where the benchmark's web page keeps stripes), while text edges and photo grain are
+#:    nearly grey (0.01-0.04);
+RIPPLE_LEVEL = 0.04
+#: 3. the history differs from the frame less than this many times more in brightness (luma
+#:    energy) than in colour (the energy of red and blue minus green): crawling moiré changes
+#:    mostly in colour, magenta to green being a small step in luma, while dark text scrolling
+#:    under stripes changes in brightness.
+BRIGHTNESS_CHANGE_RATIO = 4.0
+#: Radius, in half-resolution pixels, of the window the colour ripple is measured over.
+RIPPLE_RADIUS = 2
 
 _LUMA = (0.299, 0.587, 0.114)
 
@@ -392,23 +416,78 @@ def _pool2(img: torch.Tensor) -> torch.Tensor:
     return rows[..., 0::2].add_(rows[..., 1::2]).mul_(0.25)
 
 
+def _colour_energy(rgb: torch.Tensor, fine: bool = False) -> torch.Tensor:
+    """Red minus green squared plus blue minus green squared of N x 3 x H x W images, averaged
+    over 2 x 2 blocks (N x 1 x H/2 x W/2); ``fine``: each difference less its 3 x 3 mean."""
+    energy = None
+    for channel in (0, 2):
+        difference = rgb[:, channel:channel + 1] - rgb[:, 1:2]
+        if fine:
+            difference.sub_(box_mean(difference))
+        energy = (difference.square_() if energy is None
+                  else energy.addcmul_(difference, difference))
+    return _pool2(energy)
+
+
+def colour_ripple(rgb: torch.Tensor) -> torch.Tensor:
+    """Fine colour ripple of N x 3 x H x W images at half resolution (N x 1 x H/2 x W/2): the
+    root-mean-square of red minus green and blue minus green, less their 3 x 3 means, over a
+    window of ``RIPPLE_RADIUS``. Moiré is colourful where screen content mostly is not: a
+    display's subpixels and the camera's colour filter array beat separately in each colour,
+    so moiré alternates in hue from stripe to stripe."""
+    return box_mean(_colour_energy(rgb, fine=True), RIPPLE_RADIUS).sqrt_()
+
+
+def _ramp(level_map: torch.Tensor, level: float) -> torch.Tensor:
+    """0 up to ``level``, 1 from twice it, linear between (in place)."""
+    return level_map.sub_(level).mul_(1.0 / level).clamp_(0.0, 1.0)
+
+
+def moire_share(history: torch.Tensor, frame: torch.Tensor, inputs: torch.Tensor,
+                residual_energy: torch.Tensor) -> torch.Tensor:
+    """How far (0-1, at half resolution) to widen the history's scales towards
+    ``MOIRE_RESIDUAL_SCALE`` and ``MOIRE_DETAIL_SCALE``: the product of the three cues
+    listed there, from the network's ``inputs``, its output ``frame`` and the warped
+    ``history`` (``residual_energy``: their luma residual squared, 2 x 2 pooled)."""
+    removed = _ramp(colour_ripple(inputs - frame), REMOVED_LEVEL)
+    ripple = _ramp(colour_ripple(frame), RIPPLE_LEVEL)
+    colour_change = box_mean(_colour_energy(history - frame))
+    brightness = box_mean(residual_energy).div_(
+        colour_change.mul_(BRIGHTNESS_CHANGE_RATIO).add_(1e-6))
+    return removed.mul_(ripple).mul_(brightness.neg_().add_(1.0).clamp_(0.0, 1.0))
+
+
 def history_weight(history: torch.Tensor, frame: torch.Tensor, strength: float,
-                   current: torch.Tensor | None = None) -> torch.Tensor:
+                   current: torch.Tensor | None = None, inputs: torch.Tensor | None = None
+                   ) -> torch.Tensor:
     """Per-pixel weight (N x 1 x H x W) of the warped history: ``strength`` where it matches the
     current frame within the leftover moiré's level (``RESIDUAL_SCALE``), falling fast where it
     does not, and in fine texture (``DETAIL_SCALE``), where the camera's own sampling changes
-    from frame to frame. ``current`` is ``luma(frame)`` where the caller has it already.
+    from frame to frame. Given the network's ``inputs`` (the frames it was handed), both
+    scales widen where the network left strong moiré (:func:`moire_share`), so that its
+    crawling stripes average out too. ``current`` is ``luma(frame)`` where the caller has it
+    already.
 
     The energies are squared per pixel at full resolution (so a fine ripple counts in full)
     and then averaged over 2 x 2 blocks and a 3 x 3 window of those: the weight map is
-    smooth anyway, and at half resolution it costs a quarter. The two energies are scaled and
-    summed before the one 2 x 2 average (it is linear, so that is the same up to rounding),
-    with in-place operations on the one-channel maps.
+    smooth anyway, and at half resolution it costs a quarter. Without ``inputs`` the two
+    energies are scaled and summed before the one 2 x 2 average (it is linear, so that is the
+    same up to rounding), with in-place operations on the one-channel maps.
     """
     current = luma(frame) if current is None else current
-    residual = luma(history).sub_(current).mul_(1.0 / RESIDUAL_SCALE)
-    detail = torch.sub(current, box_mean(current)).mul_(1.0 / DETAIL_SCALE)
-    energy = _pool2(residual.mul_(residual).addcmul_(detail, detail))
+    residual = luma(history).sub_(current)
+    detail = torch.sub(current, box_mean(current))
+    if inputs is None:
+        residual.mul_(1.0 / RESIDUAL_SCALE)
+        detail.mul_(1.0 / DETAIL_SCALE)
+        energy = _pool2(residual.mul_(residual).addcmul_(detail, detail))
+    else:
+        residual_energy = _pool2(residual.square_())
+        share = moire_share(history, frame, inputs, residual_energy)
+        residual_scale = share.mul(MOIRE_RESIDUAL_SCALE - RESIDUAL_SCALE).add_(RESIDUAL_SCALE)
+        detail_scale = share.mul_(MOIRE_DETAIL_SCALE - DETAIL_SCALE).add_(DETAIL_SCALE)
+        energy = residual_energy.div_(residual_scale.square_())
+        energy.add_(_pool2(detail.square_()).div_(detail_scale.square_()))
     weight = box_mean(energy).neg_().exp_().mul_(strength)
     return F.interpolate(weight, scale_factor=2, mode="nearest")[..., :frame.shape[-2],
                                                                   :frame.shape[-1]]
@@ -457,19 +536,31 @@ class TemporalSmoother:
             buf = self._buffers[name] = _empty(like, shape)
         return buf
 
-    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
-        """Smooth a batch (N x 3 x H x W, in stream order), continuing the stream's history."""
+    def __call__(self, frames: torch.Tensor, inputs: torch.Tensor | None = None
+                 ) -> torch.Tensor:
+        """Smooth a batch (N x 3 x H x W, in stream order), continuing the stream's history.
+
+        ``inputs``: the frames the network was handed for this batch (same shape, same
+        device), where the caller has them. They tell where the network took moiré out, the
+        one place where what changes from frame to frame in colour is leftover moiré rather
+        than content (:func:`moire_share`); without them the smoother keeps its narrow scales
+        everywhere."""
         if self.strength == 0.0:
             return frames
+        if inputs is not None and inputs.shape != frames.shape:
+            raise ValueError(f"inputs of shape {tuple(inputs.shape)} for frames of shape "
+                             f"{tuple(frames.shape)}")
         with torch.inference_mode():
             # The network hands over channels-last frames; one copy into the plain layout
             # here is cheaper than what that layout costs the operations below (grid
             # sampling, and slices shifted along a row that then step over three channels).
             layout = _layout(frames)
             frames = frames.contiguous()
+            inputs = None if inputs is None else inputs.contiguous()
             out = torch.empty_like(frames)
             for i in range(len(frames)):
-                self._step(frames[i:i + 1], out[i:i + 1])
+                self._step(frames[i:i + 1], out[i:i + 1],
+                           None if inputs is None else inputs[i:i + 1])
             if self._history is not None:
                 # The history is the batch's last output; keep a copy of its own, so that the
                 # stream holds one frame, not the batch, and whatever the caller does with
@@ -480,8 +571,10 @@ class TemporalSmoother:
             # channels-last (tensor_to_frames) saves more than this copy costs.
             return out.contiguous(memory_format=layout)
 
-    def _step(self, frame: torch.Tensor, out: torch.Tensor) -> None:
-        """Smooth one frame (1 x 3 x H x W) into ``out``, which becomes the history."""
+    def _step(self, frame: torch.Tensor, out: torch.Tensor, inputs: torch.Tensor | None
+              ) -> None:
+        """Smooth one frame (1 x 3 x H x W; ``inputs``: the network's input for it, or None)
+        into ``out``, which becomes the history."""
         if min(frame.shape[-2:]) < MIN_SIDE:
             self._history = self._thumb = None
             out.copy_(frame)
@@ -496,7 +589,7 @@ class TemporalSmoother:
             self.cuts += 1
             return self._restart(frame, thumb, out)
         warped = self._warp_history(history, theta, frame)
-        weight = history_weight(warped, frame, self.strength, current)
+        weight = history_weight(warped, frame, self.strength, current, inputs)
         torch.lerp(frame, warped, weight, out=out)
         self._history, self._thumb = out, thumb
 

@@ -20,6 +20,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+#: Share of its input's moiré the stand-in model leaves in its output: its input is the clean
+#: frame with the leftover moiré at 1 / MOIRE_KEPT times the output's (as evaluate's stand-in).
+MOIRE_KEPT = 0.3
 #: Supersampling of the screen canvas: frames are sampled from a canvas this much finer, so
 #: glyph strokes land at sub-pixel positions and sub-pixel motion is rendered faithfully.
 SUPER = 2
@@ -31,6 +34,7 @@ class Clip:
 
     clean: torch.Tensor  # N x 3 x H x W
     output: torch.Tensor  # N x 3 x H x W, the "per-frame model output"
+    inputs: torch.Tensor  # N x 3 x H x W, what that "model" was handed (see MOIRE_KEPT)
     scenes: list[int]  # scene index per frame
     pane: torch.Tensor  # N x 1 x H x W, True inside the scrolling pane (edges excluded)
 
@@ -179,9 +183,11 @@ def render(seed: int = 0, n: int = 12, h: int = 96, w: int = 160, *, cut_at: int
         scenes.append(scene)
     truth = torch.stack(clean)
     leftover = torch.stack([_leftover_moire(t, seed, h, w, moire) for t in range(n)])
-    output = (truth + leftover + noise * torch.randn(truth.shape, generator=gen)).clamp(0, 1)
+    grain = noise * torch.randn(truth.shape, generator=gen)
+    output = (truth + leftover + grain).clamp(0, 1)
+    inputs = (truth + leftover / MOIRE_KEPT + grain).clamp(0, 1)
     pane_masks = torch.stack(masks) & (torch.tensor(scenes) == 0)[:, None, None, None]
-    return Clip(truth, output, scenes, pane_masks)
+    return Clip(truth, output, inputs, scenes, pane_masks)
 
 
 def _paste_pane(canvas: np.ndarray, strip: np.ndarray, pane: tuple[int, int, int, int],

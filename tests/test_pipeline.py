@@ -15,6 +15,7 @@ import torch
 
 from streamdemoire import api
 from streamdemoire.api import Demoirer
+from streamdemoire.engine import frames_to_tensor
 from streamdemoire.io import Batch, FrameTime
 from streamdemoire.pipeline import DropPolicy, Pipeline, model_stages
 from streamdemoire.temporal import TemporalSmoother
@@ -214,14 +215,16 @@ def test_the_network_in_its_own_thread_gives_the_floats_its_calls_give(monkeypat
 
 
 class RecordingSmoother:
-    """The real smoother, keeping a copy of every batch it is given."""
+    """The real smoother, keeping a copy of every batch it is given, and of the network's
+    inputs beside it."""
 
     def __init__(self) -> None:
-        self.smoother, self.seen = TemporalSmoother(), []
+        self.smoother, self.seen, self.inputs = TemporalSmoother(), [], []
 
-    def __call__(self, frames):
+    def __call__(self, frames, inputs):
         self.seen.append(frames.clone())
-        return self.smoother(frames)
+        self.inputs.append(inputs.clone())
+        return self.smoother(frames, inputs)
 
     def reset(self) -> None:
         self.smoother.reset()
@@ -244,6 +247,9 @@ def test_the_smoother_in_its_own_thread_sees_what_its_calls_see():
     assert [len(b) for b in demoirer.smoother.seen] == [3, 3, 2]
     for got, want in zip(demoirer.smoother.seen, alone.smoother.seen, strict=True):
         assert torch.equal(got, want)
+    # and beside each batch, the frames the network was handed, untouched by it
+    for got, batch in zip(demoirer.smoother.inputs, source.batches(3), strict=True):
+        assert torch.equal(got, frames_to_tensor(batch.frames, torch.device("cpu")))
     for got, want in zip(sink.batches, expected, strict=True):
         diff = np.abs(got.frames.astype(int) - want)
         assert diff.max() <= 1 and np.count_nonzero(diff) <= diff.size // 1000

@@ -17,10 +17,16 @@ from temporal_clips import render
 
 from streamdemoire import temporal
 from streamdemoire.temporal import (
+    BRIGHTNESS_CHANGE_RATIO,
     CUT_CORRELATION,
     DEFAULT_STRENGTH,
     DETAIL_SCALE,
+    MOIRE_DETAIL_SCALE,
+    MOIRE_RESIDUAL_SCALE,
+    REMOVED_LEVEL,
     RESIDUAL_SCALE,
+    RIPPLE_LEVEL,
+    RIPPLE_RADIUS,
     TemporalSmoother,
     camera_motion,
     correlation,
@@ -46,16 +52,49 @@ def clip():
     return render(seed=0, n=10)
 
 
-def padded_window(img: torch.Tensor, reduce) -> torch.Tensor:
-    """The 3 x 3 window the plain way: replicate padding, then nine shifted slices."""
+@pytest.fixture(scope="module")
+def rippled():
+    """A clip whose leftover is strong enough for the scales to widen."""
+    return render(seed=0, n=6, moire=0.1)
+
+
+def padded_window(img: torch.Tensor, reduce, radius: int = 1) -> torch.Tensor:
+    """The square window the plain way: replicate padding, then every shifted slice."""
     h, w = img.shape[-2:]
-    padded = F.pad(img, (1, 1, 1, 1), mode="replicate")
+    side = 2 * radius + 1
+    padded = F.pad(img, (radius,) * 4, mode="replicate")
     out = padded[..., 0:h, 0:w]
-    for dy in range(3):
-        for dx in range(3):
+    for dy in range(side):
+        for dx in range(side):
             if dy or dx:
                 out = reduce(out, padded[..., dy:dy + h, dx:dx + w])
     return out
+
+
+def plain_colour_energy(rgb: torch.Tensor, fine: bool = False) -> torch.Tensor:
+    energy = 0
+    for channel in (0, 2):
+        difference = rgb[:, channel:channel + 1] - rgb[:, 1:2]
+        if fine:
+            difference = difference - padded_window(difference, torch.add) / 9
+        energy = energy + difference * difference
+    return F.avg_pool2d(energy, 2, ceil_mode=True)
+
+
+def plain_ripple(rgb: torch.Tensor) -> torch.Tensor:
+    side = 2 * RIPPLE_RADIUS + 1
+    pooled = padded_window(plain_colour_energy(rgb, fine=True), torch.add, RIPPLE_RADIUS)
+    return torch.sqrt(pooled / side**2)
+
+
+def plain_moire_share(history: torch.Tensor, frame: torch.Tensor, inputs: torch.Tensor,
+                      residual_energy: torch.Tensor) -> torch.Tensor:
+    removed = ((plain_ripple(inputs - frame) - REMOVED_LEVEL) / REMOVED_LEVEL).clamp(0, 1)
+    ripple = ((plain_ripple(frame) - RIPPLE_LEVEL) / RIPPLE_LEVEL).clamp(0, 1)
+    colour_change = padded_window(plain_colour_energy(history - frame), torch.add) / 9
+    brightness = padded_window(residual_energy, torch.add) / 9
+    mostly_colour = (1 - brightness / (BRIGHTNESS_CHANGE_RATIO * colour_change + 1e-6))
+    return removed * ripple * mostly_colour.clamp(0, 1)
 
 
 @pytest.mark.parametrize("size", [(720, 1280), (96, 160), (5, 3), (1, 1)])
@@ -116,10 +155,12 @@ class PlainSmoother:
     def __init__(self, strength: float = DEFAULT_STRENGTH) -> None:
         self.strength, self.history, self.thumb, self.cuts = strength, None, None, 0
 
-    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.step(f[None]) for f in frames])
+    def __call__(self, frames: torch.Tensor, inputs: torch.Tensor | None = None
+                 ) -> torch.Tensor:
+        return torch.cat([self.step(f[None], None if inputs is None else inputs[i:i + 1])
+                          for i, f in enumerate(frames)])
 
-    def step(self, frame: torch.Tensor) -> torch.Tensor:
+    def step(self, frame: torch.Tensor, inputs: torch.Tensor | None) -> torch.Tensor:
         w = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
         current = (frame * w).sum(1, keepdim=True)
         thumb = thumbnail(frame, current)
@@ -142,8 +183,13 @@ class PlainSmoother:
         warped = torch.minimum(torch.maximum(warped, low), high)
         residual = (warped * w).sum(1, keepdim=True) - current
         detail = current - padded_window(current, torch.add) / 9
-        energy = (F.avg_pool2d(residual * residual, 2, ceil_mode=True) / RESIDUAL_SCALE**2
-                  + F.avg_pool2d(detail * detail, 2, ceil_mode=True) / DETAIL_SCALE**2)
+        residual_energy = F.avg_pool2d(residual * residual, 2, ceil_mode=True)
+        share = (torch.zeros_like(residual_energy) if inputs is None
+                 else plain_moire_share(warped, frame, inputs, residual_energy))
+        residual_scale = RESIDUAL_SCALE + share * (MOIRE_RESIDUAL_SCALE - RESIDUAL_SCALE)
+        detail_scale = DETAIL_SCALE + share * (MOIRE_DETAIL_SCALE - DETAIL_SCALE)
+        energy = (residual_energy / residual_scale**2
+                  + F.avg_pool2d(detail * detail, 2, ceil_mode=True) / detail_scale**2)
         weight = self.strength * torch.exp(-padded_window(energy, torch.add) / 9)
         weight = F.interpolate(weight, scale_factor=2, mode="nearest")[
             ..., :frame.shape[-2], :frame.shape[-1]]
@@ -164,6 +210,20 @@ def test_smoother_computes_what_the_plain_formulation_does(clip, layout):
     assert not torch.allclose(expected[1:], clip.output[1:], atol=1e-3)  # it does smooth
     # float rounding only: an 8-bit level is 4e-3
     assert (out - expected).abs().max() < 5e-5
+
+
+def test_smoother_with_the_inputs_computes_what_the_plain_formulation_does(rippled):
+    fast, plain = TemporalSmoother(), PlainSmoother()
+    frames, inputs = rippled.output, rippled.inputs
+    out = torch.cat([fast(frames[i:i + 3], inputs[i:i + 3]) for i in range(0, len(frames), 3)])
+    expected = plain(frames, inputs)
+    assert not torch.allclose(expected[1:], plain(frames)[1:], atol=1e-3)  # the scales widen
+    assert (out - expected).abs().max() < 5e-5
+
+
+def test_colour_ripple_matches_the_padded_windows():
+    frame = torch.rand(1, 3, 10, 14, generator=torch.Generator().manual_seed(6))
+    assert torch.allclose(temporal.colour_ripple(frame), plain_ripple(frame), atol=1e-6)
 
 
 def test_smoother_matches_the_plain_one_across_a_cut():

@@ -538,12 +538,14 @@ def model_frames(model: Demoirer, moire: list[np.ndarray], batch: int = 4) -> to
                       for i in range(0, len(moire), batch)])
 
 
-def smooth_clip(frames: torch.Tensor, strength: float, batch: int = 4
+def smooth_clip(frames: torch.Tensor, inputs: torch.Tensor, strength: float, batch: int = 4
                 ) -> tuple[torch.Tensor, float]:
-    """A fresh smoother over one clip in batches, as the pipeline feeds it; (output, s/frame)."""
+    """A fresh smoother over one clip in batches with the network's inputs beside them, as
+    the pipeline feeds it; (output, s/frame)."""
     smoother = TemporalSmoother(strength)
     start = time.perf_counter()
-    out = torch.cat([smoother(frames[i:i + batch]) for i in range(0, len(frames), batch)])
+    out = torch.cat([smoother(frames[i:i + batch], inputs[i:i + batch])
+                     for i in range(0, len(frames), batch)])
     return out, (time.perf_counter() - start) / len(frames)
 
 
@@ -568,11 +570,12 @@ def temporal_scores(out: torch.Tensor, truth: torch.Tensor, scenes: list[int],
     }
 
 
-def compare_smoothing(per_frame: torch.Tensor, truth: torch.Tensor, scenes: list[int],
-                      moving: torch.Tensor, motion: dict[int, torch.Tensor], strength: float
-                      ) -> tuple[dict, torch.Tensor]:
-    """Scores of ``per_frame`` and of its smoothed version, and the smoothed frames."""
-    smoothed, seconds = smooth_clip(per_frame, strength)
+def compare_smoothing(per_frame: torch.Tensor, inputs: torch.Tensor, truth: torch.Tensor,
+                      scenes: list[int], moving: torch.Tensor, motion: dict[int, torch.Tensor],
+                      strength: float) -> tuple[dict, torch.Tensor]:
+    """Scores of ``per_frame`` (the output for ``inputs``) and of its smoothed version, and
+    the smoothed frames."""
+    smoothed, seconds = smooth_clip(per_frame, inputs, strength)
     cuts = [t for t in range(1, len(scenes)) if scenes[t] != scenes[t - 1]]
     return {
         "per_frame": temporal_scores(per_frame, truth, scenes, moving, motion),
@@ -595,13 +598,14 @@ def temporal_clip(clip: TemporalClip, width: int, height: int, model: Demoirer,
     truth = as_tensor(clean)
     motion = quality.truth_motion(truth, scenes)
     moving = quality.moving_mask(truth, scenes, motion)
-    stand_in = (truth + STAND_IN_LEFT * (as_tensor(moire) - truth)).clamp(0, 1)
+    inputs = as_tensor(moire)
+    stand_in = (truth + STAND_IN_LEFT * (inputs - truth)).clamp(0, 1)
     section: dict = {"seed": clip.seed, "kind": clip.kind, "frames": len(clean),
                      "scene_cuts": len(starts) - 1, "moving_share": float(moving.float().mean())}
     curves = {"clean truth": frame_differences(truth)}
     for name, per_frame in (("model", model_frames(model, moire)), ("stand-in", stand_in)):
-        section[name], smoothed = compare_smoothing(per_frame, truth, scenes, moving, motion,
-                                                    args.temporal_strength)
+        section[name], smoothed = compare_smoothing(per_frame, inputs, truth, scenes, moving,
+                                                    motion, args.temporal_strength)
         if name == "model":
             curves["model, per frame"] = frame_differences(per_frame)
             curves["model, smoothed"] = frame_differences(smoothed)
@@ -660,7 +664,7 @@ def temporal_cost(model: Demoirer, strength: float, frames: int = 5) -> dict:
     base = rng.integers(0, 256, (736, 1296, 3), dtype=np.uint8)
     clip = [base[2 * i:2 * i + 720, 3 * i:3 * i + 1280] for i in range(frames + 1)]
     smoother = TemporalSmoother(strength)
-    smoother(as_tensor(clip[:1]))
+    smoother(as_tensor(clip[:1]), as_tensor(clip[:1]))
     model(clip[0][None])
     model_ms, temporal_ms = [], []
     for frame in clip[1:]:
@@ -669,7 +673,7 @@ def temporal_cost(model: Demoirer, strength: float, frames: int = 5) -> dict:
         model_ms.append((time.perf_counter() - start) * 1000.0)
         tensor = as_tensor([frame])
         start = time.perf_counter()
-        smoother(tensor)
+        smoother(tensor, tensor)  # its own input: the cost does not depend on the content
         temporal_ms.append((time.perf_counter() - start) * 1000.0)
     return {"model_ms": statistics.median(model_ms),
             "temporal_ms": statistics.median(temporal_ms),
