@@ -254,3 +254,16 @@ def test_luma_matches_the_weighted_sum():
     assert torch.allclose(luma(frames), expected, atol=1e-6)
     assert torch.allclose(luma(frames.contiguous(memory_format=torch.channels_last)), expected,
                           atol=1e-6)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_the_smoother_on_cuda_computes_what_it_does_on_the_cpu(rippled):
+    """The same stream on the GPU, with the network's inputs beside it (the pipeline's form
+    there): the frames never leave the device, and the result is the CPU's up to float
+    rounding (a quarter of an 8-bit level)."""
+    frames, inputs = rippled.output, rippled.inputs
+    on_cpu = TemporalSmoother()(frames, inputs)
+    on_gpu = TemporalSmoother()(frames.cuda(), inputs.cuda())
+    assert on_gpu.is_cuda
+    assert (on_gpu.cpu() - on_cpu).abs().max() < 1e-3
