@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from streamdemoire import classical, quality
@@ -211,3 +212,22 @@ def test_temporal_summary_table_and_plot(tmp_path):
     plot = evaluate.flicker_plot(tmp_path / "f.png", {"a": [0.0, 0.1, 0.05], "b": [0, 0.2, 0]},
                                  "test")
     assert Image.open(plot).size == (720, 300)
+
+
+def test_flicker_grid_shows_where_the_output_flickers(tmp_path):
+    """The temporal grid's crop lands where the per-frame output changes and the truth does
+    not, on the frame where it changes most, and a cut's pair is never the one shown."""
+    evaluate = load_evaluate()
+    truth = torch.full((6, 3, 40, 60), 0.5)
+    per_frame = truth.clone()
+    per_frame[3, :, 20:30, 40:50] = 0.9  # a flash in one corner, on frame 3
+    per_frame[5] = 0.0  # frame 5 starts a new scene: its change does not count
+    scenes = [0, 0, 0, 0, 0, 1]
+    t, top, left, side = evaluate.flicker_crop(truth, per_frame, scenes, side=16)
+    assert t in (3, 4) and side == 16
+    assert top <= 20 and top + side >= 30 and left <= 40 and left + side >= 50
+    caption, cells = evaluate.flicker_row("clip", truth, per_frame, per_frame, scenes)
+    assert len(cells) == len(evaluate.FLICKER_COLUMNS)
+    assert all(c.shape == (40, 40, 3) and c.dtype == np.uint8 for c in cells)
+    grid = evaluate.save_grid(tmp_path / "g.png", [(caption, cells)], evaluate.FLICKER_COLUMNS)
+    assert Image.open(grid).size[0] == 6 * 40 + 5 * 4

@@ -37,8 +37,10 @@ twin: PSNR, flicker excess (:func:`quality.flicker`, plain and stabilised), warp
 where the content moves on its own (:func:`quality.moving_mask`: scrolling, where a smoother
 would leave trails), and whether the first frame after each cut is the model's own. The same
 for a stand-in output that keeps 30% of the moiré (so the figures mean something while the
-model is still training), the smoother's cost at 1280x720 next to the model's, and a flicker
-plot (``--out``/temporal_flicker.png). With ``--held-out N``, N other whole clips instead
+model is still training), the smoother's cost at 1280x720 next to the model's, a flicker
+plot (``--out``/temporal_flicker.png) and a grid of where each clip flickers most, before and
+after smoothing (``--out``/temporal_grid.png: the frames and their change from the frame
+before). With ``--held-out N``, N other whole clips instead
 (:func:`temporal_held_out`), for the same reason as above.
 
 Real (``--real DIR``; issue 10). Every NAME_moire.png with a NAME_clean.png twin is scored by
@@ -77,7 +79,7 @@ from tqdm import tqdm
 
 from streamdemoire import classical, quality, synth
 from streamdemoire.api import Demoirer
-from streamdemoire.engine import frames_to_tensor
+from streamdemoire.engine import frames_to_tensor, tensor_to_frames
 from streamdemoire.model.checkpoint import (
     DEFAULT_CHECKPOINT,
     CheckpointError,
@@ -85,7 +87,7 @@ from streamdemoire.model.checkpoint import (
     load_checkpoint,
 )
 from streamdemoire.sharpen import DEFAULT_AMOUNT, check_amount
-from streamdemoire.temporal import DEFAULT_STRENGTH, TemporalSmoother
+from streamdemoire.temporal import DEFAULT_STRENGTH, TemporalSmoother, luma
 
 #: Content kinds (of synth.content.CONTENT_KINDS) whose scenes are mostly text: text sharpness
 #: is measured on these only.
@@ -586,8 +588,10 @@ def compare_smoothing(per_frame: torch.Tensor, inputs: torch.Tensor, truth: torc
 
 
 def temporal_clip(clip: TemporalClip, width: int, height: int, model: Demoirer,
-                  args: argparse.Namespace) -> tuple[dict, dict[str, list[float]]]:
-    """One clip's section, and the per-frame temporal differences the flicker plot draws."""
+                  args: argparse.Namespace
+                  ) -> tuple[dict, dict[str, list[float]], tuple[str, list[np.ndarray]]]:
+    """One clip's section, the per-frame temporal differences the flicker plot draws, and its
+    row of the flicker grid (:func:`flicker_row`)."""
     from streamdemoire.synth.video import frame_count, scene_starts
 
     size = BenchmarkSize(width, height, args.seconds or clip.seconds, ())
@@ -609,7 +613,53 @@ def temporal_clip(clip: TemporalClip, width: int, height: int, model: Demoirer,
         if name == "model":
             curves["model, per frame"] = frame_differences(per_frame)
             curves["model, smoothed"] = frame_differences(smoothed)
-    return section, curves
+            row = flicker_row(f"seed {clip.seed} {clip.kind}", truth, per_frame, smoothed,
+                              scenes)
+    return section, curves, row
+
+
+#: Columns of the flicker grid: one frame of each, then its change from the frame before.
+FLICKER_COLUMNS = ["clean truth", "model, per frame", "model, smoothed",
+                   "change: truth (x4)", "change: per frame (x4)", "change: smoothed (x4)"]
+#: How much the flicker grid brightens frame-to-frame changes, so that a few levels show.
+CHANGE_GAIN = 4.0
+
+
+def flicker_crop(truth: torch.Tensor, per_frame: torch.Tensor, scenes: list[int],
+                 side: int = CROP) -> tuple[int, int, int, int]:
+    """(frame, top, left, side): where the per-frame output changes from the frame before more
+    than its truth does, summed over the clip (the square crop, found as ``crop_box`` finds
+    the moiré), and the frame within a scene where that crop flickers most."""
+    pairs = [t for t in range(1, len(truth)) if scenes[t] == scenes[t - 1]]
+    out_luma, truth_luma = luma(per_frame)[:, 0], luma(truth)[:, 0]
+    excess = torch.stack([(out_luma[t] - out_luma[t - 1]).abs()
+                          - (truth_luma[t] - truth_luma[t - 1]).abs() for t in pairs]).numpy()
+    h, w = excess.shape[1:]
+    side = min(side, h, w)
+    local = ndimage.uniform_filter(excess.sum(0), size=side, mode="constant")
+    half = side // 2
+    valid = local[half:h - side + half + 1, half:w - side + half + 1]
+    top, left = (int(v) for v in np.unravel_index(np.argmax(valid), valid.shape))
+    inside = excess[:, top:top + side, left:left + side].mean((1, 2))
+    return pairs[int(np.argmax(inside))], top, left, side
+
+
+def flicker_row(caption: str, truth: torch.Tensor, per_frame: torch.Tensor,
+                smoothed: torch.Tensor, scenes: list[int]) -> tuple[str, list[np.ndarray]]:
+    """A row of the flicker grid: 1:1 crops, at :func:`flicker_crop`'s frame and place, of
+    the truth, the per-frame output and the smoothed one, then each one's absolute change
+    from the frame before (all channels, brightened by ``CHANGE_GAIN``): flicker is what the
+    output changes and the truth does not."""
+    t, top, left, side = flicker_crop(truth, per_frame, scenes)
+
+    def crop(frames: torch.Tensor) -> np.ndarray:
+        return tensor_to_frames(frames[t:t + 1, :, top:top + side, left:left + side])[0]
+
+    changes = [(frames[t:t + 1] - frames[t - 1:t]).abs().mul(CHANGE_GAIN).clamp(0, 1)
+               for frames in (truth, per_frame, smoothed)]
+    cells = [crop(truth), crop(per_frame), crop(smoothed),
+             *(tensor_to_frames(c[..., top:top + side, left:left + side])[0] for c in changes)]
+    return f"{caption}, frame {t}, crop at ({left}, {top})", cells
 
 
 def frame_differences(frames: torch.Tensor) -> list[float]:
@@ -720,21 +770,23 @@ def run_temporal(model: Demoirer, args: argparse.Namespace) -> dict:
     args.cache = args.cache / version
     clips = temporal_held_out(args.held_out) if args.held_out else TEMPORAL_CLIPS
     clips = clips[:args.clips] if args.clips else clips
-    sections, plot = [], ""
+    sections, plot, rows = [], "", []
     for clip in progress(clips, "temporal clips"):
         say(f"temporal: seed {clip.seed} {clip.kind} at {label} (rendered if not cached)")
-        section, curves = temporal_clip(clip, width, height, model, args)
+        section, curves, row = temporal_clip(clip, width, height, model, args)
         sections.append(section)
+        rows.append(row)
         if not plot:
             plot = flicker_plot(args.out / "temporal_flicker.png", curves,
                                 f"seed {clip.seed} {clip.kind} {label}: temporal difference")
+    grid = save_grid(args.out / "temporal_grid.png", rows, FLICKER_COLUMNS)
     say("temporal: cost at 1280x720")
     return {"mode": "temporal", "simulator_version": version, "size": label, "fps": args.fps,
             "strength": args.temporal_strength, "clips": sections,
             "model": temporal_summary(sections, "model"),
             "stand_in": temporal_summary(sections, "stand-in"),
             "cost_1280x720": temporal_cost(model, args.temporal_strength),
-            "grids": [plot]}
+            "grids": [plot, grid]}
 
 
 # --- real photos -----------------------------------------------------------------------------
