@@ -286,11 +286,18 @@ def crop_box(sample: Sample, size: int = CROP) -> tuple[int, int, int]:
     if sample.clean is None:
         return (h - side) // 2, (w - side) // 2, side
     error = np.mean((sample.moire.astype(np.float32) - sample.clean) ** 2, axis=-1)
-    local = ndimage.uniform_filter(error, size=side, mode="constant")
+    return (*densest_square(error, side), side)
+
+
+def densest_square(amount: np.ndarray, side: int) -> tuple[int, int]:
+    """(top, left) of the ``side``-pixel square, inside the H x W map, holding the most of
+    ``amount``."""
+    h, w = amount.shape
+    local = ndimage.uniform_filter(amount, size=side, mode="constant")
     half = side // 2
     valid = local[half:h - side + half + 1, half:w - side + half + 1]
     top, left = np.unravel_index(np.argmax(valid), valid.shape)
-    return int(top), int(left), side
+    return int(top), int(left)
 
 
 def labelled_grid(rows: list[tuple[str, list[np.ndarray]]], columns: list[str]) -> Image.Image:
@@ -628,18 +635,14 @@ CHANGE_GAIN = 4.0
 def flicker_crop(truth: torch.Tensor, per_frame: torch.Tensor, scenes: list[int],
                  side: int = CROP) -> tuple[int, int, int, int]:
     """(frame, top, left, side): where the per-frame output changes from the frame before more
-    than its truth does, summed over the clip (the square crop, found as ``crop_box`` finds
-    the moiré), and the frame within a scene where that crop flickers most."""
+    than its truth does, summed over the clip (the square crop), and the frame within a scene
+    where that crop flickers most."""
     pairs = [t for t in range(1, len(truth)) if scenes[t] == scenes[t - 1]]
     out_luma, truth_luma = luma(per_frame)[:, 0], luma(truth)[:, 0]
     excess = torch.stack([(out_luma[t] - out_luma[t - 1]).abs()
                           - (truth_luma[t] - truth_luma[t - 1]).abs() for t in pairs]).numpy()
-    h, w = excess.shape[1:]
-    side = min(side, h, w)
-    local = ndimage.uniform_filter(excess.sum(0), size=side, mode="constant")
-    half = side // 2
-    valid = local[half:h - side + half + 1, half:w - side + half + 1]
-    top, left = (int(v) for v in np.unravel_index(np.argmax(valid), valid.shape))
+    side = min(side, *excess.shape[1:])
+    top, left = densest_square(excess.sum(0), side)
     inside = excess[:, top:top + side, left:left + side].mean((1, 2))
     return pairs[int(np.argmax(inside))], top, left, side
 
