@@ -6,8 +6,7 @@ they can see, so one run measures, per frame size, on a simulated phone video of
 
 - each stage alone: decoding (PyAV, to RGB, as ``FileSource`` does it), encoding (libx264 with
   ``clean``'s default settings, as ``FileSink`` does it), the model per backend, precision and
-  batch size (uint8 in, uint8 out, as the pipeline calls it), and temporal smoothing where
-  ``streamdemoire.temporal`` has a smoother;
+  batch size (uint8 in, uint8 out, as the pipeline calls it), and temporal smoothing;
 - the real ``clean_file`` path end to end, and the pipeline's efficiency: its fps over the
   slowest stage's (1.0 would mean the stages overlap perfectly and nothing is wasted);
 - the obvious single-threaded loop a user would write with the library's own ``Demoirer``
@@ -53,9 +52,10 @@ import torch
 
 from .engine import BACKENDS, Engine, create_engine, frames_to_tensor, tensor_to_frames
 from .io import Batch, EncodeSettings, FileSink, FileSource, FrameTime
-from .options import sharpen_option
+from .options import sharpen_option, temporal_options
 from .sharpen import DEFAULT_AMOUNT
 from .synth.command import FrameSize
+from .temporal import DEFAULT_STRENGTH, TemporalSmoother
 
 #: Where rendered and looped clips are kept; overrides the user's cache directory.
 CACHE_ENV = "STREAMDEMOIRE_BENCH_DIR"
@@ -258,22 +258,13 @@ def measure_transform(transform: Callable[[np.ndarray], np.ndarray], pool: list[
     return clock.rate(frames)
 
 
-def temporal_smoother() -> tuple[Callable[[], Any] | None, str | None]:
-    """The temporal smoother's class, or None and why not (it may not exist yet)."""
-    try:
-        from .temporal import TemporalSmoother
-    except ImportError as exc:
-        return None, f"no temporal smoother in this version ({exc})"
-    return TemporalSmoother, None
-
-
-def measure_temporal(factory: Callable[[], Any], pool: list[np.ndarray], frames: int,
-                     batch: int, device: str) -> dict[str, float]:
+def measure_temporal(strength: float, pool: list[np.ndarray], frames: int, batch: int,
+                     device: str) -> dict[str, float]:
     """The smoother alone on the model's device, on float frames already there (the form
     the model hands it, with the network's input beside them: here the frames themselves,
     as the cost does not depend on the content), one stream in order."""
     dev = torch.device(device)
-    smoother = factory()
+    smoother = TemporalSmoother(strength)
     tensors = [frames_to_tensor(rgb, dev) for rgb in cycled_batches(pool, len(pool), batch)]
     smoother(tensors[0], tensors[0])
     _sync(dev)
@@ -329,17 +320,17 @@ def _peaks(device: torch.device) -> dict[str, float | None]:
 
 
 def make_demoirer(backend: str, device: str, checkpoint: Path | None, temporal: bool,
-                  sharpen: float):
+                  temporal_strength: float, sharpen: float):
     """A ``Demoirer`` as ``clean`` makes one, so ``clean``, the loop and the live run all do
     the same work."""
     from .api import Demoirer
 
     return Demoirer(backend=backend, device=device, checkpoint=checkpoint, temporal=temporal,
-                    sharpen=sharpen)
+                    temporal_strength=temporal_strength, sharpen=sharpen)
 
 
 def child_clean(path: Path, backend: str, device: str, checkpoint: Path | None,
-                temporal: bool, sharpen: float, batch: int,
+                temporal: bool, temporal_strength: float, sharpen: float, batch: int,
                 settings: EncodeSettings) -> dict:
     """``streamdemoire clean`` as the command runs it: a ``Demoirer`` and ``clean_file``.
 
@@ -349,7 +340,8 @@ def child_clean(path: Path, backend: str, device: str, checkpoint: Path | None,
     from .pipeline import clean_file
 
     keep_freed_memory()  # as the command does (streamdemoire.allocator)
-    demoirer = make_demoirer(backend, device, checkpoint, temporal, sharpen)
+    demoirer = make_demoirer(backend, device, checkpoint, temporal, temporal_strength,
+                             sharpen)
     with tempfile.TemporaryDirectory() as tmp:
         cpu = time.process_time()
         report = clean_file(path, Path(tmp) / "clean.mp4", demoirer, settings=settings,
@@ -361,14 +353,16 @@ def child_clean(path: Path, backend: str, device: str, checkpoint: Path | None,
 
 
 def child_loop(path: Path, backend: str, device: str, checkpoint: Path | None,
-               temporal: bool, sharpen: float, settings: EncodeSettings) -> dict:
+               temporal: bool, temporal_strength: float, sharpen: float,
+               settings: EncodeSettings) -> dict:
     """The obvious loop a user would write with the library: no threads, no batches.
 
     Same model, same encoder settings and timestamps as ``clean``; timed like ``clean_file``
     (from the first decoded frame to the closed output)."""
     from .io.sink import ENCODERS
 
-    demoirer = make_demoirer(backend, device, checkpoint, temporal, sharpen)
+    demoirer = make_demoirer(backend, device, checkpoint, temporal, temporal_strength,
+                             sharpen)
     enc = ENCODERS[settings.codec]
     options = {"crf": str(settings.crf or enc.default_quality),
                "preset": settings.preset or enc.default_preset}
@@ -393,7 +387,7 @@ def child_loop(path: Path, backend: str, device: str, checkpoint: Path | None,
 
 
 def child_live(path: Path, backend: str, device: str, checkpoint: Path | None,
-               temporal: bool, sharpen: float, seconds: float,
+               temporal: bool, temporal_strength: float, sharpen: float, seconds: float,
                max_latency: float) -> dict:
     """``streamdemoire live FILE --realtime``: the file plays at its own rate, as a camera
     would send it; frames the model cannot keep up with are dropped, as live drops them."""
@@ -403,7 +397,8 @@ def child_live(path: Path, backend: str, device: str, checkpoint: Path | None,
     from .live import run_live
 
     keep_freed_memory()  # as the command does (streamdemoire.allocator)
-    demoirer = make_demoirer(backend, device, checkpoint, temporal, sharpen)
+    demoirer = make_demoirer(backend, device, checkpoint, temporal, temporal_strength,
+                             sharpen)
     with tempfile.TemporaryDirectory() as tmp:
         report = run_live(live_input(str(path), realtime=True),
                           live_output(str(Path(tmp) / "live.mkv")), demoirer,
@@ -427,8 +422,10 @@ class BenchOptions:
     batches: list[int] = field(default_factory=lambda: [1, CLEAN_BATCH])
     pipeline_batch: int = CLEAN_BATCH
     checkpoint: Path | None = None
-    #: Smooth over time in the end-to-end runs, as ``clean`` does by default.
+    #: Smooth over time in the end-to-end runs, as ``clean`` does by default, and how
+    #: strongly (``clean``'s ``--temporal-strength``; the smoother alone is timed with it too).
     temporal: bool = True
+    temporal_strength: float = DEFAULT_STRENGTH
     #: Sharpen the network's output in the end-to-end runs (``clean``'s ``--sharpen``).
     sharpen: float = DEFAULT_AMOUNT
     cache: Path = field(default_factory=default_cache)
@@ -482,9 +479,9 @@ def bench_size(width: int, height: int, options: BenchOptions, main: Variant,
 
 def _model_args(options: BenchOptions) -> tuple:
     """How the end-to-end runs make their ``Demoirer`` (picklable, for the child): backend,
-    device, checkpoint, temporal, sharpen."""
+    device, checkpoint, temporal, temporal strength, sharpen."""
     return (options.backend, options.device, options.checkpoint, options.temporal,
-            options.sharpen)
+            options.temporal_strength, options.sharpen)
 
 
 def _bench_engines(label: str, pool: list[np.ndarray], options: BenchOptions, main: Variant,
@@ -505,12 +502,9 @@ def _bench_engines(label: str, pool: list[np.ndarray], options: BenchOptions, ma
 
 def _bench_temporal(label: str, pool: list[np.ndarray], options: BenchOptions, main: Variant,
                     say: Callable[[str], None]) -> dict:
-    factory, why = temporal_smoother()
-    if factory is None:
-        return {"fps": None, "note": why}
     say(f"{label}: temporal smoothing on {main.device}")
-    return {**measure_temporal(factory, pool, options.frames, options.pipeline_batch,
-                               main.device), "device": main.device}
+    return {**measure_temporal(options.temporal_strength, pool, options.frames,
+                               options.pipeline_batch, main.device), "device": main.device}
 
 
 def _efficiency(result: dict, main: Variant, options: BenchOptions) -> dict:
@@ -591,13 +585,10 @@ def run_bench(options: BenchOptions, say: Callable[[str], None] = lambda _: None
     report: dict[str, Any] = {"machine": machine(), "pipeline_engine": main.label,
                               "pipeline_batch": options.pipeline_batch,
                               "pipeline_temporal": options.temporal,
-                              "pipeline_sharpen": options.sharpen, "sizes": [],
-                              "notes": []}
+                              "pipeline_temporal_strength": options.temporal_strength,
+                              "pipeline_sharpen": options.sharpen, "sizes": []}
     for width, height in options.sizes:
         report["sizes"].append(bench_size(width, height, options, main, say))
-    temporal = report["sizes"][0]["temporal"] if report["sizes"] else {}
-    if temporal.get("note"):
-        report["notes"].append(f"temporal: {temporal['note']}")
     if options.memory_size:
         report["memory"] = bench_memory(options, say)
     report["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -655,7 +646,6 @@ def format_table(report: dict) -> str:
                          f"out, {lv['dropped']} dropped, latency p50/p95/max "
                          f"{lv['latency_ms']['p50']}/{lv['latency_ms']['p95']}/"
                          f"{lv['latency_ms']['max']} ms")
-    lines += [f"note: {n}" for n in report["notes"]]
     load = report["machine"]["load_average"]
     lines.append(f"load average at start {load[0]:.1f} on {report['machine']['cpu_count']} CPUs")
     return "\n".join(lines)
@@ -768,8 +758,7 @@ def _size_list(value: str) -> list[tuple[int, int]]:
 @click.option("--checkpoint", type=click.Path(path_type=Path),
               help="Model weights [default: the shipped checkpoint].")
 @sharpen_option
-@click.option("--temporal/--no-temporal", default=True, show_default=True,
-              help="Smooth over time in the end-to-end runs, as clean does by default.")
+@temporal_options
 @click.option("--live-fps", type=click.FloatRange(min=0), default=30.0, show_default=True,
               help="Input rate of the live latency run; 0 skips it.")
 @click.option("--live-seconds", type=click.FloatRange(min=0.5), default=10.0,
@@ -790,7 +779,7 @@ def _size_list(value: str) -> list[tuple[int, int]]:
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 def bench(sizes: str, frames: int, backend: str, device: str, batches: str,
           pipeline_batch: int, checkpoint: Path | None, sharpen: float, temporal: bool,
-          live_fps: float,
+          temporal_strength: float, live_fps: float,
           live_seconds: float,
           memory_size: str | None, memory_frames: int, clip_seconds: float,
           cache: Path | None, as_json: bool, plot: Path | None, quiet: bool) -> None:
@@ -811,7 +800,8 @@ def bench(sizes: str, frames: int, backend: str, device: str, batches: str,
         memory = None if memory_size == "none" else FrameSize().convert(memory_size, None, None)
     options = BenchOptions(sizes=size_list, frames=frames, backend=backend, device=device,
                            batches=_int_list(batches), pipeline_batch=pipeline_batch,
-                           checkpoint=checkpoint, temporal=temporal, sharpen=sharpen,
+                           checkpoint=checkpoint, temporal=temporal,
+                           temporal_strength=temporal_strength, sharpen=sharpen,
                            cache=cache or default_cache(),
                            clip_seconds=clip_seconds, live_fps=live_fps or None,
                            live_seconds=live_seconds, memory_size=memory,

@@ -19,12 +19,14 @@ def test_bench_reports_every_stage(tmp_path: Path, identity_checkpoint: Path) ->
     args = ["bench", "--sizes", "160x96", "--frames", "4", "--batch", "1,2",
             "--pipeline-batch", "2", "--clip-seconds", "0.1", "--live-seconds", "1",
             "--memory-frames", "2", "--checkpoint", str(identity_checkpoint),
-            "--sharpen", "0.5", "--cache", str(cache), "--plot", str(chart), "--json"]
+            "--sharpen", "0.5", "--temporal-strength", "0.7", "--cache", str(cache),
+            "--plot", str(chart), "--json"]
     result = CliRunner().invoke(main, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
 
     assert report["pipeline_sharpen"] == 0.5 and report["pipeline_temporal"]
+    assert report["pipeline_temporal_strength"] == 0.7
     (size,) = report["sizes"]
     assert size["size"] == "160x96"
     for stage in ("decode", "encode", "pipeline", "loop"):
