@@ -18,10 +18,12 @@ from .temporal import DEFAULT_STRENGTH, TemporalSmoother
 class Inferred(NamedTuple):
     """What the network stage hands the smoothing stage: the network's (sharpened) output and
     the frames it was given, both float N x 3 x H x W on the engine's device. The smoother
-    reads from the two where the network took moiré out (streamdemoire.temporal)."""
+    reads from the two where the network took moiré out (streamdemoire.temporal); without
+    smoothing the inputs are not kept (None), so they do not wait in the queue between the
+    two stages for nothing (a batch of four 720p frames is 44 MB)."""
 
     output: torch.Tensor
-    inputs: torch.Tensor
+    inputs: torch.Tensor | None
 
 
 class Demoirer:
@@ -82,9 +84,10 @@ class Demoirer:
             raise ValueError(f"expected uint8 frames of shape (N, H, W, 3), got "
                              f"{frames.dtype} {frames.shape}")
         inputs = frames_to_tensor(frames, self.engine.device)
+        kept = inputs if self.smoother is not None else None
         if frames.shape[0] == 0:
-            return Inferred(inputs, inputs)
-        return Inferred(sharpen_(self.engine(inputs), self.sharpen), inputs)
+            return Inferred(inputs, kept)
+        return Inferred(sharpen_(self.engine(inputs), self.sharpen), kept)
 
     def smooth(self, inferred: Inferred) -> np.ndarray:
         """The network's output smoothed over time (with ``temporal``; the stream's batches

@@ -304,6 +304,15 @@ def test_demoirer_keeps_the_history_across_calls(identity_checkpoint, handheld, 
     assert np.array_equal(smoothing(frames[3:4]), frames[3:4])  # a new stream
 
 
+def test_the_network_stage_keeps_its_input_only_for_the_smoother(identity_checkpoint,
+                                                                 monkeypatch):
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: None)  # the engine asks for all
+    frames = np.random.default_rng(0).integers(0, 256, (2, 48, 64, 3), dtype=np.uint8)
+    assert Demoirer(checkpoint=identity_checkpoint).infer(frames).inputs is None
+    kept = Demoirer(checkpoint=identity_checkpoint, temporal=True).infer(frames).inputs
+    assert torch.equal(kept, torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255)
+
+
 def test_clean_command_smooths_unless_told_not_to(clean, media, tmp_path):
     src = media.video("in.mkv", codec="ffv1", pix_fmt="bgr0")
     result = clean(src, "-o", tmp_path / "a.mkv", "--codec", "ffv1", "--json")
