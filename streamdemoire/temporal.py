@@ -460,6 +460,14 @@ def moire_share(history: torch.Tensor, frame: torch.Tensor, inputs: torch.Tensor
     return removed.mul_(ripple).mul_(brightness.neg_().add_(1.0).clamp_(0.0, 1.0))
 
 
+def _scale(share: torch.Tensor | None, narrow: float, wide: float) -> torch.Tensor | float:
+    """A scale squared: ``narrow`` where ``share`` is 0 (or there is no share), ``wide`` where
+    it is 1, linear between."""
+    if share is None:
+        return narrow**2
+    return share.mul(wide - narrow).add_(narrow).square_()
+
+
 def history_weight(history: torch.Tensor, frame: torch.Tensor, strength: float,
                    current: torch.Tensor | None = None, inputs: torch.Tensor | None = None
                    ) -> torch.Tensor:
@@ -473,24 +481,14 @@ def history_weight(history: torch.Tensor, frame: torch.Tensor, strength: float,
 
     The energies are squared per pixel at full resolution (so a fine ripple counts in full)
     and then averaged over 2 x 2 blocks and a 3 x 3 window of those: the weight map is
-    smooth anyway, and at half resolution it costs a quarter. Without ``inputs`` the two
-    energies are scaled and summed before the one 2 x 2 average (it is linear, so that is the
-    same up to rounding), with in-place operations on the one-channel maps.
+    smooth anyway, and at half resolution it costs a quarter, the scales included.
     """
     current = luma(frame) if current is None else current
-    residual = luma(history).sub_(current)
-    detail = torch.sub(current, box_mean(current))
-    if inputs is None:
-        residual.mul_(1.0 / RESIDUAL_SCALE)
-        detail.mul_(1.0 / DETAIL_SCALE)
-        energy = _pool2(residual.mul_(residual).addcmul_(detail, detail))
-    else:
-        residual_energy = _pool2(residual.square_())
-        share = moire_share(history, frame, inputs, residual_energy)
-        residual_scale = share.mul(MOIRE_RESIDUAL_SCALE - RESIDUAL_SCALE).add_(RESIDUAL_SCALE)
-        detail_scale = share.mul_(MOIRE_DETAIL_SCALE - DETAIL_SCALE).add_(DETAIL_SCALE)
-        energy = residual_energy.div_(residual_scale.square_())
-        energy.add_(_pool2(detail.square_()).div_(detail_scale.square_()))
+    residual_energy = _pool2(luma(history).sub_(current).square_())
+    detail_energy = _pool2(torch.sub(current, box_mean(current)).square_())
+    share = None if inputs is None else moire_share(history, frame, inputs, residual_energy)
+    energy = residual_energy.div_(_scale(share, RESIDUAL_SCALE, MOIRE_RESIDUAL_SCALE))
+    energy.add_(detail_energy.div_(_scale(share, DETAIL_SCALE, MOIRE_DETAIL_SCALE)))
     weight = box_mean(energy).neg_().exp_().mul_(strength)
     return F.interpolate(weight, scale_factor=2, mode="nearest")[..., :frame.shape[-2],
                                                                   :frame.shape[-1]]

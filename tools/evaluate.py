@@ -654,14 +654,10 @@ def flicker_row(caption: str, truth: torch.Tensor, per_frame: torch.Tensor,
     from the frame before (all channels, brightened by ``CHANGE_GAIN``): flicker is what the
     output changes and the truth does not."""
     t, top, left, side = flicker_crop(truth, per_frame, scenes)
-
-    def crop(frames: torch.Tensor) -> np.ndarray:
-        return tensor_to_frames(frames[t:t + 1, :, top:top + side, left:left + side])[0]
-
-    changes = [(frames[t:t + 1] - frames[t - 1:t]).abs().mul(CHANGE_GAIN).clamp(0, 1)
-               for frames in (truth, per_frame, smoothed)]
-    cells = [crop(truth), crop(per_frame), crop(smoothed),
-             *(tensor_to_frames(c[..., top:top + side, left:left + side])[0] for c in changes)]
+    crops = [frames[t - 1:t + 1, :, top:top + side, left:left + side]
+             for frames in (truth, per_frame, smoothed)]
+    changes = [(c[1:] - c[:1]).abs().mul_(CHANGE_GAIN).clamp_(0, 1) for c in crops]
+    cells = [tensor_to_frames(c)[0] for c in ([c[1:] for c in crops] + changes)]
     return f"{caption}, frame {t}, crop at ({left}, {top})", cells
 
 
@@ -717,7 +713,8 @@ def temporal_cost(model: Demoirer, strength: float, frames: int = 5) -> dict:
     base = rng.integers(0, 256, (736, 1296, 3), dtype=np.uint8)
     clip = [base[2 * i:2 * i + 720, 3 * i:3 * i + 1280] for i in range(frames + 1)]
     smoother = TemporalSmoother(strength)
-    smoother(as_tensor(clip[:1]), as_tensor(clip[:1]))
+    first = as_tensor(clip[:1])
+    smoother(first, first)  # its own input: the cost does not depend on the content
     model(clip[0][None])
     model_ms, temporal_ms = [], []
     for frame in clip[1:]:
@@ -726,7 +723,7 @@ def temporal_cost(model: Demoirer, strength: float, frames: int = 5) -> dict:
         model_ms.append((time.perf_counter() - start) * 1000.0)
         tensor = as_tensor([frame])
         start = time.perf_counter()
-        smoother(tensor, tensor)  # its own input: the cost does not depend on the content
+        smoother(tensor, tensor)
         temporal_ms.append((time.perf_counter() - start) * 1000.0)
     return {"model_ms": statistics.median(model_ms),
             "temporal_ms": statistics.median(temporal_ms),

@@ -54,13 +54,17 @@ def smoother_at(revision: str) -> type:
     return module.TemporalSmoother
 
 
-def smooth(smoother: TemporalSmoother, frames: torch.Tensor) -> torch.Tensor:
-    """``frames`` smoothed, handed to the smoother as their own network input where it takes
-    one (it reads where the network removed moiré; older revisions do not take it). The cost
-    does not depend on the content, so the same frames serve as both."""
-    if "inputs" in inspect.signature(smoother.__call__).parameters:
-        return smoother(frames, frames)
-    return smoother(frames)
+def takes_inputs(kind: type) -> bool:
+    """Whether this smoother class reads the network's input beside its output (older
+    revisions do not)."""
+    return "inputs" in inspect.signature(kind.__call__).parameters
+
+
+def smooth(smoother: TemporalSmoother, frames: torch.Tensor, with_inputs: bool
+           ) -> torch.Tensor:
+    """``frames`` smoothed; ``with_inputs``: handed over as their own network input too (the
+    cost does not depend on the content)."""
+    return smoother(frames, frames) if with_inputs else smoother(frames)
 
 
 def read_frames(clip: Path, count: int) -> np.ndarray:
@@ -91,6 +95,7 @@ def main() -> None:
         p.error(f"{args.clip} has {len(rgb)} frames; --frames {args.frames} needs 4 more")
     frames = frames_to_tensor(rgb, torch.device("cpu"))  # channels-last, as the network's
     kinds = {"now": TemporalSmoother, args.against: smoother_at(args.against)}
+    with_inputs_of = {name: takes_inputs(kind) for name, kind in kinds.items()}
     print(f"{args.clip.name}: {rgb.shape[2]}x{rgb.shape[1]}, {args.frames} frames a run, "
           f"batches of 4, {args.runs} runs, median per frame")
     for threads in map(int, args.threads.split(",")):
@@ -100,11 +105,11 @@ def main() -> None:
         outputs: dict[str, torch.Tensor] = {}
         for _ in range(args.runs):
             for name, kind in kinds.items():
-                smoother = kind()
-                smooth(smoother, frames[:4])  # the first frame starts the history
+                smoother, with_inputs = kind(), with_inputs_of[name]
+                smooth(smoother, frames[:4], with_inputs)  # the first frame starts the history
                 start, start_cpu, out = time.perf_counter(), time.process_time(), []
                 for i in range(4, args.frames + 4, 4):
-                    out.append(smooth(smoother, frames[i:i + 4]))
+                    out.append(smooth(smoother, frames[i:i + 4], with_inputs))
                 wall[name].append((time.perf_counter() - start) / args.frames * 1000)
                 cpu[name].append((time.process_time() - start_cpu) / args.frames * 1000)
                 outputs[name] = torch.cat(out)
