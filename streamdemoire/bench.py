@@ -319,19 +319,28 @@ def _peaks(device: torch.device) -> dict[str, float | None]:
     return {"peak_rss_mb": round(rss_mib, 1), "gpu_peak_mb": gpu}
 
 
-def make_demoirer(backend: str, device: str, checkpoint: Path | None, temporal: bool,
-                  temporal_strength: float, sharpen: float):
-    """A ``Demoirer`` as ``clean`` makes one, so ``clean``, the loop and the live run all do
-    the same work."""
-    from .api import Demoirer
+@dataclass(frozen=True)
+class ModelSettings:
+    """How the end-to-end runs make their ``Demoirer``, as ``clean`` makes one, so ``clean``,
+    the loop and the live run all do the same work (picklable, for the child process)."""
 
-    return Demoirer(backend=backend, device=device, checkpoint=checkpoint, temporal=temporal,
-                    temporal_strength=temporal_strength, sharpen=sharpen)
+    backend: str
+    device: str
+    checkpoint: Path | None
+    temporal: bool
+    temporal_strength: float
+    sharpen: float
+
+    def demoirer(self):
+        from .api import Demoirer
+
+        return Demoirer(backend=self.backend, device=self.device, checkpoint=self.checkpoint,
+                        temporal=self.temporal, temporal_strength=self.temporal_strength,
+                        sharpen=self.sharpen)
 
 
-def child_clean(path: Path, backend: str, device: str, checkpoint: Path | None,
-                temporal: bool, temporal_strength: float, sharpen: float, batch: int,
-                settings: EncodeSettings) -> dict:
+def child_clean(path: Path, model: ModelSettings, batch: int, settings: EncodeSettings
+                ) -> dict:
     """``streamdemoire clean`` as the command runs it: a ``Demoirer`` and ``clean_file``.
 
     The fps is ``clean_file``'s own (decode of the first frame to the output's rename; the
@@ -340,8 +349,7 @@ def child_clean(path: Path, backend: str, device: str, checkpoint: Path | None,
     from .pipeline import clean_file
 
     keep_freed_memory()  # as the command does (streamdemoire.allocator)
-    demoirer = make_demoirer(backend, device, checkpoint, temporal, temporal_strength,
-                             sharpen)
+    demoirer = model.demoirer()
     with tempfile.TemporaryDirectory() as tmp:
         cpu = time.process_time()
         report = clean_file(path, Path(tmp) / "clean.mp4", demoirer, settings=settings,
@@ -352,17 +360,14 @@ def child_clean(path: Path, backend: str, device: str, checkpoint: Path | None,
             **_peaks(demoirer.engine.device)}
 
 
-def child_loop(path: Path, backend: str, device: str, checkpoint: Path | None,
-               temporal: bool, temporal_strength: float, sharpen: float,
-               settings: EncodeSettings) -> dict:
+def child_loop(path: Path, model: ModelSettings, settings: EncodeSettings) -> dict:
     """The obvious loop a user would write with the library: no threads, no batches.
 
     Same model, same encoder settings and timestamps as ``clean``; timed like ``clean_file``
     (from the first decoded frame to the closed output)."""
     from .io.sink import ENCODERS
 
-    demoirer = make_demoirer(backend, device, checkpoint, temporal, temporal_strength,
-                             sharpen)
+    demoirer = model.demoirer()
     enc = ENCODERS[settings.codec]
     options = {"crf": str(settings.crf or enc.default_quality),
                "preset": settings.preset or enc.default_preset}
@@ -386,9 +391,7 @@ def child_loop(path: Path, backend: str, device: str, checkpoint: Path | None,
     return {**rate, **_peaks(demoirer.engine.device)}
 
 
-def child_live(path: Path, backend: str, device: str, checkpoint: Path | None,
-               temporal: bool, temporal_strength: float, sharpen: float, seconds: float,
-               max_latency: float) -> dict:
+def child_live(path: Path, model: ModelSettings, seconds: float, max_latency: float) -> dict:
     """``streamdemoire live FILE --realtime``: the file plays at its own rate, as a camera
     would send it; frames the model cannot keep up with are dropped, as live drops them."""
     from .allocator import keep_freed_memory
@@ -397,8 +400,7 @@ def child_live(path: Path, backend: str, device: str, checkpoint: Path | None,
     from .live import run_live
 
     keep_freed_memory()  # as the command does (streamdemoire.allocator)
-    demoirer = make_demoirer(backend, device, checkpoint, temporal, temporal_strength,
-                             sharpen)
+    demoirer = model.demoirer()
     with tempfile.TemporaryDirectory() as tmp:
         report = run_live(live_input(str(path), realtime=True),
                           live_output(str(Path(tmp) / "live.mkv")), demoirer,
@@ -467,21 +469,19 @@ def bench_size(width: int, height: int, options: BenchOptions, main: Variant,
     result["temporal"] = _bench_temporal(label, pool, options, main, say)
 
     say(f"{label}: clean (the pipeline, in its own process)")
-    result["pipeline"] = in_child(child_clean, looped, *_model_args(options),
+    result["pipeline"] = in_child(child_clean, looped, _model_settings(options),
                                   options.pipeline_batch, settings)
     say(f"{label}: the single-threaded loop (in its own process)")
-    result["loop"] = in_child(child_loop, looped, *_model_args(options), settings)
+    result["loop"] = in_child(child_loop, looped, _model_settings(options), settings)
     result.update(_efficiency(result, main, options))
     if options.live_fps:
         result["live"] = _bench_live(label, clip, options, say)
     return result
 
 
-def _model_args(options: BenchOptions) -> tuple:
-    """How the end-to-end runs make their ``Demoirer`` (picklable, for the child): backend,
-    device, checkpoint, temporal, temporal strength, sharpen."""
-    return (options.backend, options.device, options.checkpoint, options.temporal,
-            options.temporal_strength, options.sharpen)
+def _model_settings(options: BenchOptions) -> ModelSettings:
+    return ModelSettings(options.backend, options.device, options.checkpoint, options.temporal,
+                         options.temporal_strength, options.sharpen)
 
 
 def _bench_engines(label: str, pool: list[np.ndarray], options: BenchOptions, main: Variant,
@@ -541,7 +541,7 @@ def _bench_live(label: str, clip: Path, options: BenchOptions,
     frames = math.ceil(options.live_fps * options.live_seconds) + 1
     source = looped_clip(options.cache, clip, frames, options.live_fps)
     say(f"{label}: live, {options.live_fps:g} fps input for {options.live_seconds:g} s")
-    live = in_child(child_live, source, *_model_args(options), options.live_seconds,
+    live = in_child(child_live, source, _model_settings(options), options.live_seconds,
                     options.max_latency)
     return {"input_fps": options.live_fps, "max_latency_ms": options.max_latency * 1000,
             **live}
@@ -562,7 +562,7 @@ def bench_memory(options: BenchOptions, say: Callable[[str], None]) -> dict:
     for name, frames in (("short", options.memory_frames), ("long", 10 * options.memory_frames)):
         say(f"memory: clean on {frames} frames at {width}x{height}")
         path = looped_clip(options.cache, clip, frames)
-        runs[name] = in_child(child_clean, path, *_model_args(options),
+        runs[name] = in_child(child_clean, path, _model_settings(options),
                               options.pipeline_batch, EncodeSettings())
     short, long = runs["short"]["peak_rss_mb"], runs["long"]["peak_rss_mb"]
     return {"size": f"{width}x{height}", **runs,
