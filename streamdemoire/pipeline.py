@@ -166,7 +166,7 @@ class _Stopped(Exception):
 
 
 _END = object()  # marks the end of a queue's items
-_SIGNAL_CHECK_S = 0.05  # how often the main thread wakes while it waits for the stages
+_SIGNAL_CHECK_S = 0.01  # how often the main thread wakes while it waits for the stages
 
 
 class _Channel:
@@ -325,21 +325,21 @@ class Pipeline:
         """Wait for the stages even through Ctrl-C (which stops them): the sink may only be
         closed once no thread writes to it any more.
 
-        The wait is on each stage's own "done" event, not on ``Thread.join``: a signal
-        handler that raises inside ``join`` (Ctrl-C, the worker's HandBack) makes Python 3.11
-        mark the thread as ended while it still runs (bpo-45274's fix), and the sink would be
-        closed under it. And it is in short slices: Python runs a handler only once the main
-        thread runs bytecode again, and if the kernel handed the signal to a thread that
-        does not block it (a library's own), a wait without end would put the handler off
-        until the job is done.
+        A signal handler may raise here at any moment (Ctrl-C, the worker's HandBack), so the
+        wait takes no lock: it sleeps in short slices and reads each stage's "done" flag.
+        ``Event.wait`` would take the event's lock, and an exception raised just after that
+        lock is taken (``with`` not yet entered) leaves it held: the next wait deadlocks and
+        the job never ends. ``Thread.join`` is no better (bpo-45274: one interrupted in
+        Python 3.11 may mark a running thread as ended, and the sink would be closed under
+        it). The short slices also let a handler run soon: Python runs one only when the main
+        thread runs bytecode again.
         """
         started = [(thread, finished) for thread, finished in zip(threads, done, strict=True)
                    if thread.ident is not None]
         while True:
             try:
-                for _, finished in started:
-                    while not finished.wait(_SIGNAL_CHECK_S):
-                        pass
+                while not all(finished.is_set() for _, finished in started):
+                    time.sleep(_SIGNAL_CHECK_S)
                 break
             except BaseException as exc:
                 self._fail(exc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 from fractions import Fraction
@@ -151,6 +152,59 @@ def test_a_signal_sent_while_the_stages_work_stops_the_run_promptly(at_frame: in
         signal.signal(signal.SIGUSR1, previous)
     assert time.monotonic() - start < 5  # the whole run would take 10 s
     assert len(sink.batches) < 100
+    assert stage_threads() == []
+
+
+class RaisingWhileItWaits(Pipeline):
+    """A Pipeline whose wait for its stages has an exception raised in it just after the
+    ``n``-th call into C returns, as a signal handler's would be (a profile hook that raises
+    makes the exception come out there, and then removes itself)."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__(CountingSource(100), slowly, ListSink(), batch_size=1, depth=1)
+        self.n = n
+
+    def _wait(self, threads, done) -> None:
+        returns = 0
+
+        def raise_at_the_nth_return(frame: object, event: str, arg: object) -> None:
+            nonlocal returns
+            if event == "c_return":
+                returns += 1
+                if returns == self.n:
+                    raise Signalled
+
+        sys.setprofile(raise_at_the_nth_return)
+        try:
+            super()._wait(threads, done)
+        finally:
+            sys.setprofile(None)
+
+
+def slowly(frames: np.ndarray) -> np.ndarray:
+    time.sleep(0.002)
+    return frames
+
+
+def test_a_signal_at_any_point_of_the_wait_ends_the_run():
+    """Wherever in the main thread's wait a handler raises, the stages stop and ``run()``
+    raises it: no lock is left held for the next wait to deadlock on (CI once saw a worker
+    hang there after its grace-period SIGALRM)."""
+    outcomes: list[str] = []
+
+    def run_each() -> None:
+        for n in range(1, 16):  # the wait repeats itself after a few
+            try:
+                RaisingWhileItWaits(n).run()
+                outcomes.append("finished")
+            except Signalled:
+                outcomes.append("raised")
+
+    runner = threading.Thread(target=run_each, daemon=True)  # a deadlock must not hang pytest
+    runner.start()
+    runner.join(60)
+    assert not runner.is_alive(), f"run() hung after {len(outcomes)} runs"
+    assert outcomes[0] == "raised" and outcomes.count("raised") == 15
     assert stage_threads() == []
 
 
