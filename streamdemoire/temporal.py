@@ -334,15 +334,6 @@ def _empty(like: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
     return torch.empty(shape, dtype=like.dtype, device=like.device)
 
 
-def _layout(frames: torch.Tensor) -> torch.memory_format:
-    """Channels-last where ``frames`` are laid out so (and not also contiguous), else the
-    plain layout."""
-    if (frames.dim() == 4 and not frames.is_contiguous()
-            and frames.is_contiguous(memory_format=torch.channels_last)):
-        return torch.channels_last
-    return torch.contiguous_format
-
-
 def _fresh(name: str, like: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
     """The ``Buffers`` that keeps nothing (see ``TemporalSmoother._buffer``): a new tensor."""
     del name
@@ -555,7 +546,6 @@ class TemporalSmoother:
             # The network hands over channels-last frames; one copy into the plain layout
             # here is cheaper than what that layout costs the operations below (grid
             # sampling, and slices shifted along a row that then step over three channels).
-            layout = _layout(frames)
             frames = frames.contiguous()
             # (the input too: read in its channels-last layout it cost 10 ms more per 720p
             # frame than this copy)
@@ -570,9 +560,10 @@ class TemporalSmoother:
                 # the batch cannot touch it.
                 history = self._buffer("history", self._history, tuple(self._history.shape))
                 self._history = history.copy_(self._history)
-            # Handed back in the layout it came in: converting to uint8 host frames from
-            # channels-last (tensor_to_frames) saves more than this copy costs.
-            return out.contiguous(memory_format=layout)
+            # Handed back in the plain layout: a copy back into channels-last cost more than
+            # it saves the conversion to uint8 host frames (tensor_to_frames), which reads
+            # either layout in one pass.
+            return out
 
     def _step(self, frame: torch.Tensor, out: torch.Tensor, inputs: torch.Tensor | None
               ) -> None:

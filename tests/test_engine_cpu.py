@@ -5,10 +5,11 @@ from __future__ import annotations
 import copy
 from dataclasses import fields
 
+import numpy as np
 import pytest
 import torch
 
-from streamdemoire.engine import cpu_net
+from streamdemoire.engine import cpu_net, frames_to_tensor, tensor_to_frames
 from streamdemoire.engine.cpu_net import CpuDemoireNet
 from streamdemoire.engine.onnx_export import synthetic_frame
 from streamdemoire.engine.torch_engine import TorchEngine
@@ -97,3 +98,13 @@ def test_a_feature_the_cpu_net_does_not_know_runs_the_plain_network(monkeypatch)
     engine = TorchEngine(Checkpoint(net.config, net.state_dict()), "cpu")
     assert isinstance(engine.net, DemoireNet)
     assert cpu_net.supports(random_net([]).config)
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_frames_round_trip_through_floats_in_either_layout(layout):
+    rng = np.random.default_rng(3)
+    frames = rng.integers(0, 256, (2, 5, 7, 3), dtype=np.uint8)
+    floats = frames_to_tensor(frames, torch.device("cpu")).contiguous(memory_format=layout)
+    assert np.array_equal(tensor_to_frames(floats), frames)
+    off_range = torch.tensor([-0.2, 0.3 / 255, 0.7 / 255, 1.5]).view(1, 1, 1, 4).expand(1, 3, 1, 4)
+    assert tensor_to_frames(off_range)[0, 0].tolist() == [[0] * 3, [0] * 3, [1] * 3, [255] * 3]
