@@ -1,9 +1,11 @@
 """The trainer: a tiny run lowers the loss, and its checkpoints carry what they promise."""
 
+import argparse
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 import torch
 from test_net import ROOT, load_train
 
@@ -100,11 +102,28 @@ def test_downscaled_crops_show_a_larger_view_of_the_same_pair():
     columns = torch.arange(250).repeat(3, 120, 1).to(torch.uint8)
     pool = train.ReplayPool(4, downscale=1.0)
     pool.add(columns.permute(1, 2, 0), columns.permute(1, 2, 0))
-    x, y = pool.batch(1, 64)
+    x, y = pool.batch(1, (64, 64))
     assert x.shape == y.shape == (1, 3, 64, 64) and torch.equal(x, y)
     # 64 columns of a view shrunk 2-3 times span 128-192 of the original's
     span = (x[0, 0, 0].max() - x[0, 0, 0].min()).item() * 255
     assert 110 <= span <= 200, span
 
-    small, _ = train.shrunk(columns, columns, 10.0, 64)  # never below the crop
+    small, _ = train.shrunk(columns, columns, 10.0, (64, 64))  # never below the crop
     assert small.shape == (3, 64, 133)
+
+
+def test_a_crop_of_the_renders_shape_is_the_whole_frame_flipped_or_not():
+    train = load_train()
+    assert train.frame_shape("320") == (320, 320)
+    assert train.frame_shape("1280x720") == (1280, 720)
+    with pytest.raises(argparse.ArgumentTypeError):
+        train.frame_shape("wide")
+    frame = torch.arange(120 * 250 * 3).remainder(251).to(torch.uint8).view(120, 250, 3)
+    pool = train.ReplayPool(2)
+    pool.add(frame, frame)
+    whole = frame.permute(2, 0, 1).float() / 255
+    views = [whole, whole.flip(-1), whole.flip(-2), whole.flip(-1, -2)]
+    for _ in range(8):
+        x, y = pool.batch(1, (250, 120))
+        assert x.shape == (1, 3, 120, 250) and torch.equal(x, y)
+        assert any(torch.equal(x[0], view) for view in views)

@@ -64,10 +64,26 @@ VAL_SEEDS = range(900, 924)
 TRIM_EVERY = 10
 
 
+#: A frame's (width, height) in pixels.
+Shape = tuple[int, int]
+
+
+def frame_shape(text: str) -> Shape:
+    """``--render`` and ``--crop``: SIDE for a square, WIDTHxHEIGHT for any other shape."""
+    width, _, height = text.partition("x")
+    try:
+        shape = (int(width), int(height or width))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected SIDE or WIDTHxHEIGHT, got {text!r}") from None
+    if min(shape) < 16:
+        raise argparse.ArgumentTypeError(f"{text}: at least 16 pixels a side")
+    return shape
+
+
 class SimulatedPairs(IterableDataset):
     """An endless stream of fresh simulator pairs; each worker draws its own seeds."""
 
-    def __init__(self, size: int, seed: int) -> None:
+    def __init__(self, size: Shape, seed: int) -> None:
         self.size, self.seed = size, seed
 
     def __iter__(self):
@@ -77,7 +93,8 @@ class SimulatedPairs(IterableDataset):
         wid = info.id if info else 0
         rng = np.random.default_rng([TRAIN_SEED_BASE, self.seed, wid])
         for made in itertools.count(1):
-            moire, clean, _ = sample_pair(rng, self.size, self.size)
+            width, height = self.size
+            moire, clean, _ = sample_pair(rng, height, width)
             if made % TRIM_EVERY == 0:
                 release_freed_memory()
             yield torch.from_numpy(moire.copy()), torch.from_numpy(clean.copy())
@@ -104,15 +121,18 @@ class ReplayPool:
         else:
             self.items[random.randrange(self.capacity)] = item
 
-    def batch(self, n: int, crop: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch(self, n: int, crop: Shape) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n`` random crops of ``crop`` (width, height), randomly flipped; a crop the size
+        of the renders is the whole frame, with the frame's edges and its whole light."""
         xs, ys = [], []
+        width, height = crop
         for moire, clean in random.sample(self.items, n):
             if random.random() < self.downscale:
                 moire, clean = shrunk(moire, clean, random.uniform(2.0, 3.0), crop)
             h, w = moire.shape[1:]
-            top, left = random.randint(0, h - crop), random.randint(0, w - crop)
-            x = moire[:, top:top + crop, left:left + crop]
-            y = clean[:, top:top + crop, left:left + crop]
+            top, left = random.randint(0, h - height), random.randint(0, w - width)
+            x = moire[:, top:top + height, left:left + width]
+            y = clean[:, top:top + height, left:left + width]
             if random.random() < 0.5:
                 x, y = x.flip(-1), y.flip(-1)
             if random.random() < 0.5:
@@ -123,12 +143,13 @@ class ReplayPool:
 
 
 def shrunk(moire: torch.Tensor, clean: torch.Tensor, factor: float,
-           crop: int) -> tuple[torch.Tensor, torch.Tensor]:
+           crop: Shape) -> tuple[torch.Tensor, torch.Tensor]:
     """The uint8 C x H x W pair made ``factor`` times smaller (antialiased bilinear), but
     never smaller than ``crop``."""
     h, w = moire.shape[1:]
-    factor = min(factor, h / crop, w / crop)
-    size = (max(crop, round(h / factor)), max(crop, round(w / factor)))
+    width, height = crop
+    factor = min(factor, h / height, w / width)
+    size = (max(height, round(h / factor)), max(width, round(w / factor)))
     pair = torch.stack([moire, clean]).float()
     small = F.interpolate(pair, size=size, mode="bilinear", antialias=True, align_corners=False)
     small = small.round_().clamp_(0, 255).to(torch.uint8)
@@ -264,8 +285,11 @@ def main() -> None:
     ap.add_argument("--run", type=Path, default=Path("runs/main"), help="run directory")
     ap.add_argument("--steps", type=int, default=20000)
     ap.add_argument("--batch", type=int, default=6)
-    ap.add_argument("--crop", type=int, default=256, help="training crop side")
-    ap.add_argument("--render", type=int, default=320, help="side of each rendered pair")
+    ap.add_argument("--crop", type=frame_shape, default="256",
+                    help="training crop: SIDE or WIDTHxHEIGHT (the render's shape: whole frames)")
+    ap.add_argument("--render", type=frame_shape, default="320",
+                    help="each rendered pair: SIDE or WIDTHxHEIGHT (1280x720: whole 720p "
+                         "frames, vignetting and all, as the benchmark's; docs/model.md)")
     ap.add_argument("--pool", type=int, default=192, help="replay pool size")
     ap.add_argument("--downscale", type=float, default=0.0,
                     help="share of crops taken from the pair shrunk 2-3 times first: smaller "
@@ -301,6 +325,9 @@ def main() -> None:
     ap.add_argument("--ship", action="store_true", help="copy the best checkpoint into the package")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = ap.parse_args()
+    if args.crop[0] > args.render[0] or args.crop[1] > args.render[1]:
+        ap.error(f"--crop {args.crop[0]}x{args.crop[1]} does not fit in --render "
+                 f"{args.render[0]}x{args.render[1]}")
 
     random.seed(args.seed)
     torch.manual_seed(args.seed)
@@ -324,9 +351,10 @@ def main() -> None:
         step, best = state["step"], state["best"]
         print(f"resumed at step {step} (best val gain {best:.2f} dB)", flush=True)
 
-    data = {"simulator": "streamdemoire.synth camera v1", "render": args.render,
-            "downscale": args.downscale,
-            "fresh_per_step": args.fresh_per_step, "crop": args.crop, "batch": args.batch,
+    data = {"simulator": "streamdemoire.synth camera v1",
+            "render": "x".join(map(str, args.render)), "downscale": args.downscale,
+            "fresh_per_step": args.fresh_per_step, "crop": "x".join(map(str, args.crop)),
+            "batch": args.batch,
             "freq_weight": args.freq_weight, "pixel_loss": args.pixel_loss,
             "edge_weight": args.edge_weight,
             "sharpness_weight": args.sharpness_weight,
@@ -342,7 +370,7 @@ def main() -> None:
     pool = ReplayPool(args.pool, args.downscale)
     while len(pool.items) < min(args.pool, max(args.batch * 4, 32)):
         pool.add(*next(loader))
-    val = validation_set(args.crop)
+    val = validation_set(min(args.crop))
     print(f"pool warm ({len(pool.items)} pairs); training from step {step}", flush=True)
 
     t0, running = time.time(), 0.0
