@@ -290,6 +290,9 @@ def main() -> None:
     ap.add_argument("--render", type=frame_shape, default="320",
                     help="each rendered pair: SIDE or WIDTHxHEIGHT (1280x720: whole 720p "
                          "frames, vignetting and all, as the benchmark's; docs/model.md)")
+    ap.add_argument("--val-side", type=int,
+                    help="side of the 24 square validation crops (default: the crop's shorter "
+                         "side)")
     ap.add_argument("--pool", type=int, default=192, help="replay pool size")
     ap.add_argument("--downscale", type=float, default=0.0,
                     help="share of crops taken from the pair shrunk 2-3 times first: smaller "
@@ -370,7 +373,7 @@ def main() -> None:
     pool = ReplayPool(args.pool, args.downscale)
     while len(pool.items) < min(args.pool, max(args.batch * 4, 32)):
         pool.add(*next(loader))
-    val = validation_set(min(args.crop))
+    val = validation_set(args.val_side or min(args.crop))
     print(f"pool warm ({len(pool.items)} pairs); training from step {step}", flush=True)
 
     t0, running = time.time(), 0.0
