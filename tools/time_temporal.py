@@ -90,6 +90,9 @@ def main() -> None:
     args = p.parse_args()
     keep_freed_memory()  # as the streamdemoire command does
 
+    if not args.clip.is_file():
+        p.error(f"{args.clip} not found: `streamdemoire bench --sizes 1280x720 --clip-seconds "
+                f"0.5 --frames 60` makes the default clip, or name one with --clip")
     rgb = read_frames(args.clip, args.frames + 4)
     if len(rgb) < args.frames + 4:
         p.error(f"{args.clip} has {len(rgb)} frames; --frames {args.frames} needs 4 more")
