@@ -1,6 +1,7 @@
 """The trainer: a tiny run lowers the loss, and its checkpoints carry what they promise."""
 
 import argparse
+import random
 import subprocess
 import sys
 
@@ -110,6 +111,25 @@ def test_downscaled_crops_show_a_larger_view_of_the_same_pair():
 
     small, _ = train.shrunk(columns, columns, 10.0, (64, 64))  # never below the crop
     assert small.shape == (3, 64, 133)
+
+
+def test_downscaled_whole_frames_are_whole_smaller_frames_one_size_per_batch():
+    train = load_train()
+    random.seed(0)
+    pool = train.ReplayPool(4, downscale=1.0)
+    for value in (10, 200):
+        frame = torch.full((120, 250, 3), value, dtype=torch.uint8)
+        frame[:, :6] = frame[:, -6:] = 255 - value  # the frame's edges, which a crop would cut
+        pool.add(frame, frame)
+    sizes = set()
+    for _ in range(12):
+        x, y = pool.batch(2, (250, 120))
+        height, width = x.shape[-2:]
+        assert 40 <= height <= 60 and abs(width / height - 250 / 120) < 0.05
+        # both frames whole: their edge columns kept, at the same shrunk size
+        assert (x[:, 0, :, 0] - x[:, 0, :, width // 2]).abs().min() > 0.2
+        sizes.add((height, width))
+    assert len(sizes) > 3  # a factor drawn per batch
 
 
 def test_a_crop_of_the_renders_shape_is_the_whole_frame_flipped_or_not():

@@ -103,10 +103,13 @@ class SimulatedPairs(IterableDataset):
 class ReplayPool:
     """Recent pairs kept in memory; batches are random crops and flips drawn from them.
 
-    ``downscale``: the share of crops taken from the pair shrunk first (by 2 to 3 times, with
-    an antialiasing filter, as a phone scales its sensor down for video), so that one pool of
-    large renders also shows the network whole, smaller views: large renders alone taught
-    it 720p frames' light at the cost of the 640x360 clips (docs/model.md).
+    ``downscale``: the share of batches taken from the pairs shrunk first (by 2 to 3 times,
+    one factor per batch, with an antialiasing filter, as a phone scales its sensor down for
+    video), so that one pool of large renders also shows the network whole, smaller views:
+    large renders alone taught it 720p frames' light at the cost of the 640x360 clips
+    (docs/model.md). With whole frames (a crop of the renders' shape) a shrunk view is the
+    whole frame shrunk, so 1280x720 renders train whole 720p frames and whole frames of
+    640x360 and below together.
     """
 
     def __init__(self, capacity: int, downscale: float = 0.0) -> None:
@@ -125,10 +128,14 @@ class ReplayPool:
         """``n`` random crops of ``crop`` (width, height), randomly flipped; a crop the size
         of the renders is the whole frame, with the frame's edges and its whole light."""
         xs, ys = [], []
-        width, height = crop
+        factor = random.uniform(2.0, 3.0) if random.random() < self.downscale else None
         for moire, clean in random.sample(self.items, n):
-            if random.random() < self.downscale:
-                moire, clean = shrunk(moire, clean, random.uniform(2.0, 3.0), crop)
+            width, height = crop
+            if factor is not None:
+                whole = moire.shape[1:] == (height, width)
+                moire, clean = shrunk(moire, clean, factor, None if whole else crop)
+                if whole:
+                    height, width = moire.shape[1:]
             h, w = moire.shape[1:]
             top, left = random.randint(0, h - height), random.randint(0, w - width)
             x = moire[:, top:top + height, left:left + width]
@@ -143,11 +150,11 @@ class ReplayPool:
 
 
 def shrunk(moire: torch.Tensor, clean: torch.Tensor, factor: float,
-           crop: Shape) -> tuple[torch.Tensor, torch.Tensor]:
+           crop: Shape | None) -> tuple[torch.Tensor, torch.Tensor]:
     """The uint8 C x H x W pair made ``factor`` times smaller (antialiased bilinear), but
-    never smaller than ``crop``."""
+    never smaller than ``crop`` (where one is given)."""
     h, w = moire.shape[1:]
-    width, height = crop
+    width, height = crop or (1, 1)
     factor = min(factor, h / height, w / width)
     size = (max(height, round(h / factor)), max(width, round(w / factor)))
     pair = torch.stack([moire, clean]).float()
@@ -295,8 +302,9 @@ def main() -> None:
                          "side)")
     ap.add_argument("--pool", type=int, default=192, help="replay pool size")
     ap.add_argument("--downscale", type=float, default=0.0,
-                    help="share of crops taken from the pair shrunk 2-3 times first: smaller "
-                         "views from large renders (see ReplayPool)")
+                    help="share of batches taken from the pairs shrunk 2-3 times first: smaller "
+                         "views from large renders; with whole frames, whole smaller frames "
+                         "(see ReplayPool)")
     ap.add_argument("--fresh-per-step", type=float, default=2,
                     help="new pairs added per step; under 1 for large renders (0.125: one pair "
                          "every 8 steps, each feeding more crops; a pair then stays longer in "
