@@ -134,8 +134,8 @@ class ReplayPool:
             if factor is not None:
                 whole = moire.shape[1:] == (height, width)
                 moire, clean = shrunk(moire, clean, factor, None if whole else crop)
-                if whole:
-                    height, width = moire.shape[1:]
+                if whole:  # even: the network's pixel unshuffle halves it
+                    height, width = (side - side % 2 for side in moire.shape[1:])
             h, w = moire.shape[1:]
             top, left = random.randint(0, h - height), random.randint(0, w - width)
             x = moire[:, top:top + height, left:left + width]
