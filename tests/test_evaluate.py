@@ -231,3 +231,32 @@ def test_flicker_grid_shows_where_the_output_flickers(tmp_path):
     assert all(c.shape == (40, 40, 3) and c.dtype == np.uint8 for c in cells)
     grid = evaluate.save_grid(tmp_path / "g.png", [(caption, cells)], evaluate.FLICKER_COLUMNS)
     assert Image.open(grid).size[0] == 6 * 40 + 5 * 4
+
+
+def test_classical_rows_come_back_from_the_cache_for_the_same_frames_only(tmp_path, monkeypatch):
+    """A second run on the same frames reuses the grid search's scores (the search would take
+    most of a benchmark run); other frames search again."""
+    evaluate = load_evaluate()
+    clean = (natural_image() * 255).round().astype(np.uint8)
+    moire = (with_moire(natural_image()) * 255).round().astype(np.uint8)
+    samples = [evaluate.Sample(f"clip #{i}", np.roll(moire, 3 * i, axis=1), clean, "text")
+               for i in range(3)]
+    metrics = {"psnr": quality.psnr, "ssim": quality.ssim}
+    first = evaluate.run_classical(samples, metrics, "psnr", {1}, tmp_path)
+    assert len(list(tmp_path.glob("classical_*.json"))) == 1
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("searched the grid again")
+
+    monkeypatch.setattr(evaluate, "search_classical", no_search)
+    again = evaluate.run_classical(samples, metrics, "psnr", {1}, tmp_path)
+    for a, b in zip(first, again, strict=True):
+        assert (a.label, a.setting, a.params, a.tuning) == (b.label, b.setting, b.params, b.tuning)
+        assert a.means == pytest.approx(b.means, nan_ok=True)
+        assert json.dumps(a.per_sample) == json.dumps(b.per_sample)  # NaN: no text edges
+        assert a.outputs.keys() == b.outputs.keys() == {1}
+        assert np.array_equal(a.outputs[1], b.outputs[1])
+    assert evaluate.best_of(again, "psnr").label == evaluate.best_of(first, "psnr").label
+    other = [evaluate.Sample(s.name, s.moire[::-1].copy(), s.clean, s.kind) for s in samples]
+    with pytest.raises(AssertionError, match="searched the grid again"):
+        evaluate.run_classical(other, metrics, "psnr", {1}, tmp_path)
