@@ -9,7 +9,8 @@ Simulated (the default; issue 3). A fixed set of simulated clips (:data:`BENCHMA
 here, far below the training seeds >= 1_000_000) at 640x360 and 1280x720. Each clip is written
 the way a user's footage arrives, an H.264 moiré clip, next to its lossless FFV1 clean twin;
 both are decoded and every k-th frame is scored. Rendering is slow (seconds per frame on two
-cores), so clips are cached in ``--cache``, per simulator version. Per size, PSNR and SSIM
+cores), so clips are cached in ``--cache``, per simulator version, and so are the classical
+filters' scores on them (their grid search takes most of a run). Per size, PSNR and SSIM
 (and colour-fitted PSNR, as for real pairs below) against the clean frame of:
 
 - the input itself;
@@ -1049,7 +1050,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--json", type=Path, default=None,
                    help="JSON report path (default: OUT/eval_simulated.json or eval_real.json)")
     p.add_argument("--cache", type=Path, default=Path("runs/eval/clips"),
-                   help="rendered benchmark clips are kept here, per simulator version")
+                   help="rendered benchmark clips, and the classical filters' scores on "
+                        "them, are kept here, per simulator version")
     p.add_argument("--sizes", help="comma-separated WIDTHxHEIGHT (default: 640x360,1280x720)")
     p.add_argument("--clips", type=int, default=None, help="at most this many clips per size")
     p.add_argument("--held-out", type=int, default=None, metavar="N",
