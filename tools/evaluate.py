@@ -262,11 +262,13 @@ def run_classical(samples: list[Sample], metrics: dict[str, Metric], select: str
         return [cached_classical(entry, samples, keep)
                 for entry in json.loads(path.read_text())]
     results = search_classical(samples, metrics, select, keep)
-    if path is not None:
+    if path is not None:  # written whole or not at all: a killed run leaves no torn entry
         path.parent.mkdir(parents=True, exist_ok=True)
         entries = [{"label": r.label, "params": r.params, "tuning": r.tuning,
                     "per_sample": r.per_sample} for r in results]
-        path.write_text(json.dumps(entries))
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(entries))
+        tmp.replace(path)
     return results
 
 

@@ -154,7 +154,7 @@ def shrunk(moire: torch.Tensor, clean: torch.Tensor, factor: float,
     """The uint8 C x H x W pair made ``factor`` times smaller (antialiased bilinear), but
     never smaller than ``crop`` (where one is given)."""
     h, w = moire.shape[1:]
-    width, height = crop or (1, 1)
+    width, height = crop or (1, 1)  # without a crop, no floor but a pixel
     factor = min(factor, h / height, w / width)
     size = (max(height, round(h / factor)), max(width, round(w / factor)))
     pair = torch.stack([moire, clean]).float()
