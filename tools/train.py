@@ -37,6 +37,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import click
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -53,6 +54,7 @@ from streamdemoire.model.checkpoint import (
 )
 from streamdemoire.model.net import DemoireNet, NetConfig
 from streamdemoire.quality import psnr, text_sharpness
+from streamdemoire.synth.command import FrameSize
 from streamdemoire.synth.pairs import pair_for_seed, sample_pair
 
 #: Training seeds start here; benchmark seeds stay below it.
@@ -69,15 +71,14 @@ Shape = tuple[int, int]
 
 
 def frame_shape(text: str) -> Shape:
-    """``--render`` and ``--crop``: SIDE for a square, WIDTHxHEIGHT for any other shape."""
-    width, _, height = text.partition("x")
+    """``--render`` and ``--crop``: SIDE for a square, else WIDTHxHEIGHT, checked as
+    ``streamdemoire synth --size`` checks it (even sides: the network's pixel unshuffle
+    halves a crop)."""
+    side = text.strip()
     try:
-        shape = (int(width), int(height or width))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected SIDE or WIDTHxHEIGHT, got {text!r}") from None
-    if min(shape) < 16:
-        raise argparse.ArgumentTypeError(f"{text}: at least 16 pixels a side")
-    return shape
+        return FrameSize().convert(f"{side}x{side}" if side.isdigit() else side, None, None)
+    except click.BadParameter as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
 
 
 class SimulatedPairs(IterableDataset):
