@@ -52,6 +52,7 @@ import torch
 
 from .engine import BACKENDS, Engine, create_engine, frames_to_tensor, tensor_to_frames
 from .io import Batch, EncodeSettings, FileSink, FileSource, FrameTime
+from .io.partial import part_path
 from .options import sharpen_option, temporal_options
 from .sharpen import DEFAULT_AMOUNT
 from .synth.command import FrameSize
@@ -120,9 +121,7 @@ def looped_clip(cache: Path, clip: Path, frames: int, fps: float = CLIP_FPS) -> 
         return path
     pool = decode_frames(clip)
     rate = Fraction(fps).limit_denominator(1001)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part.mp4", dir=cache)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = part_path(path)
     try:
         with av.open(str(tmp), "w", format="mp4") as out:
             stream = out.add_stream("libx264", rate=rate,

@@ -3,6 +3,9 @@ and the same one-line errors and all-or-nothing output as for videos."""
 
 from __future__ import annotations
 
+import os
+import stat
+
 import numpy as np
 import pytest
 from conftest import pattern
@@ -58,3 +61,16 @@ def test_photo_into_a_video_container_is_refused(clean, tmp_path):
     Image.fromarray(pattern(0, 32, 32)).save(src)
     result = clean(src, "-o", tmp_path / "out.mp4")
     assert_failed_cleanly(result, tmp_path, "an image input needs an image output", src)
+
+
+def test_the_photo_gets_the_permissions_the_umask_gives(clean, tmp_path):
+    """Written under a temporary name and renamed: the file must still be as readable as any
+    other the user makes (a private 0600, as ``tempfile.mkstemp`` makes, was the bug)."""
+    src = tmp_path / "shot.png"
+    Image.fromarray(pattern(1, 48, 32)).save(src)
+    old = os.umask(0o027)
+    try:
+        assert clean(src, "-o", tmp_path / "out.jpg").exit_code == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "out.jpg").stat().st_mode) == 0o640

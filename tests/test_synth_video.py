@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import time
 from pathlib import Path
 
@@ -192,6 +193,18 @@ def test_write_clip_failure_leaves_nothing_and_keeps_old_files(tmp_path, monkeyp
         write_clip(out, clean, W, H, 0.5)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4"]
     assert out.read_bytes() == b"old"
+
+
+def test_write_clip_files_get_the_permissions_the_umask_gives(tmp_path):
+    """Rendered under temporary names and renamed: still as readable as any file the user
+    makes (``tempfile.mkstemp``'s private 0600 was the bug)."""
+    old = os.umask(0o027)
+    try:
+        write_clip(tmp_path / "a.mp4", tmp_path / "a.mkv", W, H, 0.1, seed=2)
+    finally:
+        os.umask(old)
+    assert [stat.S_IMODE((tmp_path / name).stat().st_mode) for name in ("a.mp4", "a.mkv")] \
+        == [0o640, 0o640]
 
 
 def test_write_clip_rejects_odd_sizes(tmp_path):

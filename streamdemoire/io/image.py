@@ -8,13 +8,13 @@ orientation tag, which phones use instead of rotating the pixels.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import UserError
+from .partial import part_path
 
 #: Suffixes ``clean`` treats as still images, and the Pillow format each one writes.
 IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP",
@@ -49,11 +49,11 @@ def write_image(rgb: np.ndarray, path: Path) -> None:
     if fmt is None:
         raise UserError(f"{path}: an image input needs an image output "
                         f"({', '.join(sorted(IMAGE_FORMATS))})")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    tmp = part_path(path)
     try:
-        with os.fdopen(fd, "wb") as out:
+        with open(tmp, "xb") as out:
             Image.fromarray(rgb).save(out, format=fmt, **_SAVE_OPTIONS.get(fmt, {}))
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise

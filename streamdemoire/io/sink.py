@@ -14,7 +14,6 @@ import contextlib
 import io
 import logging
 import os
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from ..errors import UserError
 from .avcompat import OPEN_KWARGS
 from .colour import sws_matrix, sws_range
 from .frames import Batch, FrameTime, VideoInfo
+from .partial import part_path
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +113,7 @@ class FileSink:
                  settings: EncodeSettings,
                  container_tags: Mapping[str, str] | None = None) -> None:
         self.path = Path(path)
-        self.tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}"
-                                       f".part{self.path.suffix}")
+        self.tmp = part_path(self.path)
         self.container = _open_output(self.tmp, self.path)
         self._finished = False
         try:

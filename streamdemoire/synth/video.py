@@ -23,7 +23,6 @@ import contextlib
 import math
 import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -33,6 +32,7 @@ import av
 import numpy as np
 from tqdm import tqdm
 
+from ..io.partial import part_path
 from .camera import CameraParams, _view_extent, render_pair
 from .content import CONTENT_KINDS, MIXED_PHOTO_SHARE, render_content, render_scroll_strip
 from .pairs import MAX_CONTENT_SIDE
@@ -286,14 +286,11 @@ def render_clip(seed: int, width: int, height: int, seconds: float, fps: float =
 
 @contextlib.contextmanager
 def _atomic_outputs(*paths: Path) -> Iterator[list[Path]]:
-    """Temporary files beside ``paths``, renamed onto them only if the block succeeds, so a
-    reader never sees a half-written clip and a failure leaves nothing behind."""
-    temps = []
+    """Names for temporary files beside ``paths`` (:func:`part_path`; the encoders create
+    them), renamed onto them only if the block succeeds, so a reader never sees a
+    half-written clip and a failure leaves nothing behind."""
+    temps = [part_path(path) for path in paths]
     try:
-        for path in paths:
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-            os.close(fd)
-            temps.append(Path(tmp))
         yield temps
         for tmp, path in zip(temps, paths, strict=True):
             os.replace(tmp, path)
