@@ -109,8 +109,12 @@ def clean(input_path: Path, output: Path | None, codec: str, crf: int | None,
     if as_json:
         click.echo(json.dumps(clean_result(report, demoirer)))
     elif not quiet:
-        click.echo(f"wrote {report.output}: {report.frames} frames in {report.seconds:.1f} s "
-                   f"({report.fps:.1f} fps, {demoirer.engine.name} on {demoirer.engine.device})")
+        engine = f"{demoirer.engine.name} on {demoirer.engine.device}"
+        if is_image_path(input_path):
+            click.echo(f"wrote {report.output}: one image in {report.seconds:.2f} s ({engine})")
+        else:
+            click.echo(f"wrote {report.output}: {report.frames} frames in {report.seconds:.1f} s "
+                       f"({report.fps:.1f} fps, {engine})")
 
 
 def default_output(input_path: Path) -> Path:

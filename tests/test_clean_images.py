@@ -74,3 +74,12 @@ def test_the_photo_gets_the_permissions_the_umask_gives(clean, tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "out.jpg").stat().st_mode) == 0o640
+
+
+def test_the_summary_line_speaks_of_one_image(clean, tmp_path):
+    src = tmp_path / "shot.png"
+    Image.fromarray(pattern(1, 48, 32)).save(src)
+    result = clean(src, "-o", tmp_path / "out.png")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(f"wrote {tmp_path / 'out.png'}: one image in ")
+    assert "frames" not in result.stdout and "fps" not in result.stdout
