@@ -150,6 +150,17 @@ def assert_rising(pts: list[float]) -> None:
     assert all(b > a for a, b in zip(pts, pts[1:], strict=False)), pts
 
 
+def assert_reconnected_into_one_output(report, out: Path) -> list[float]:
+    """A run stopped by hand after at least one reconnect wrote every frame it counted into
+    the one ``out``, with rising timestamps; returns them (seconds) for the caller's checks."""
+    assert (report.error, report.ended_by) == (None, "stop")
+    assert report.reconnects >= 1
+    pts = pts_seconds(out)
+    assert len(pts) == report.frames
+    assert_rising(pts)
+    return pts
+
+
 def assert_cleaned_clip(out: Path, report, engine: Counting, clip: Path) -> None:
     """Every output frame went through the model (a few more may have, then been dropped
     before the encoder when it fell behind), and, since the identity network returns its
