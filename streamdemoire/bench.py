@@ -51,8 +51,8 @@ import numpy as np
 import torch
 
 from .engine import BACKENDS, Engine, create_engine, frames_to_tensor, tensor_to_frames
+from .files import part_path
 from .io import Batch, EncodeSettings, FileSink, FileSource, FrameTime
-from .io.partial import part_path
 from .options import sharpen_option, temporal_options
 from .sharpen import DEFAULT_AMOUNT
 from .synth.command import FrameSize

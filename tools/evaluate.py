@@ -81,6 +81,7 @@ from tqdm import tqdm
 from streamdemoire import classical, quality, synth
 from streamdemoire.api import Demoirer
 from streamdemoire.engine import frames_to_tensor, tensor_to_frames
+from streamdemoire.files import write_whole
 from streamdemoire.model.checkpoint import (
     DEFAULT_CHECKPOINT,
     CheckpointError,
@@ -262,13 +263,10 @@ def run_classical(samples: list[Sample], metrics: dict[str, Metric], select: str
         return [cached_classical(entry, samples, keep)
                 for entry in json.loads(path.read_text())]
     results = search_classical(samples, metrics, select, keep)
-    if path is not None:  # written whole or not at all: a killed run leaves no torn entry
+    if path is not None:  # written whole: a killed run leaves no torn entry
         path.parent.mkdir(parents=True, exist_ok=True)
-        entries = [{"label": r.label, "params": r.params, "tuning": r.tuning,
-                    "per_sample": r.per_sample} for r in results]
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(entries))
-        tmp.replace(path)
+        write_whole(path, json.dumps([{"label": r.label, "params": r.params, "tuning": r.tuning,
+                                       "per_sample": r.per_sample} for r in results]))
     return results
 
 

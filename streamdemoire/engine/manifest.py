@@ -20,6 +20,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..files import write_whole
+
 #: Bumped when the manifest layout changes; an engine with another format is rebuilt.
 MANIFEST_FORMAT = "streamdemoire-engine-v1"
 
@@ -159,10 +161,8 @@ def new_manifest(params: BuildParams, checkpoint: Path, checkpoint_sha256: str,
 
 
 def write_manifest(path: Path, manifest: dict) -> None:
-    """Write atomically so a crashed build never leaves a manifest that half-describes."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-    tmp.replace(path)
+    """Written whole, so a crashed build never leaves a manifest that half-describes."""
+    write_whole(path, json.dumps(manifest, indent=2) + "\n")
 
 
 def read_manifest(path: Path) -> dict | None:

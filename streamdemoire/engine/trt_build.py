@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ..files import write_whole
 from ..model.checkpoint import file_sha256, load_checkpoint
 from .manifest import BuildParams, Target, cache_key, new_manifest, write_manifest
 from .onnx_export import INPUT_NAME, export_checked
@@ -99,8 +100,8 @@ def build_engine(onnx_path: Path, engine_path: Path, params: BuildParams,
     if plan is None:
         raise BuildError(f"TensorRT built no engine from {onnx_path.name}; rerun with "
                          "--verbose for the builder log, or raise --workspace-mb")
-    _write_atomic(engine_path, memoryview(plan))
-    _write_atomic(timing_cache, memoryview(config.get_timing_cache().serialize()))
+    write_whole(engine_path, memoryview(plan))
+    write_whole(timing_cache, memoryview(config.get_timing_cache().serialize()))
     return seconds
 
 
@@ -108,13 +109,6 @@ def _strongly_typed_flag(trt) -> int:
     """Network creation flags: strongly typed (needed on 10.x, the only mode on 11.x)."""
     flag = getattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED", None)
     return 0 if flag is None else 1 << int(flag)
-
-
-def _write_atomic(path: Path, data: memoryview) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-    tmp.replace(path)
 
 
 def build_from_checkpoint(checkpoint: Path, out_dir: Path, params: BuildParams,

@@ -7,14 +7,14 @@ orientation tag, which phones use instead of rotating the pixels.
 
 from __future__ import annotations
 
-import os
+import io
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import UserError
-from .partial import part_path
+from ..files import write_whole
 
 #: Suffixes ``clean`` treats as still images, and the Pillow format each one writes.
 IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP",
@@ -42,18 +42,13 @@ def read_image(path: Path) -> np.ndarray:
 def write_image(rgb: np.ndarray, path: Path) -> None:
     """Write ``rgb`` in the format ``path``'s suffix names; all or nothing.
 
-    The image goes to a temporary file beside the target and is renamed over it only when
-    complete, so a failure (full disk, Ctrl-C) never leaves a half-written picture.
+    Encoded in memory (a photo is small) and written by :func:`write_whole`, so a failure
+    (full disk, Ctrl-C) never leaves a half-written picture.
     """
     fmt = IMAGE_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise UserError(f"{path}: an image input needs an image output "
                         f"({', '.join(sorted(IMAGE_FORMATS))})")
-    tmp = part_path(path)
-    try:
-        with open(tmp, "xb") as out:
-            Image.fromarray(rgb).save(out, format=fmt, **_SAVE_OPTIONS.get(fmt, {}))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    encoded = io.BytesIO()
+    Image.fromarray(rgb).save(encoded, format=fmt, **_SAVE_OPTIONS.get(fmt, {}))
+    write_whole(path, encoded.getbuffer())

@@ -22,10 +22,10 @@ import av
 import numpy as np
 
 from ..errors import UserError
+from ..files import part_path
 from .avcompat import OPEN_KWARGS
 from .colour import sws_matrix, sws_range
 from .frames import Batch, FrameTime, VideoInfo
-from .partial import part_path
 
 log = logging.getLogger(__name__)
 

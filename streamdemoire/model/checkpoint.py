@@ -8,11 +8,13 @@ say exactly which model it used.
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from ..files import write_whole
 from .net import DemoireNet, NetConfig
 
 FORMAT = "streamdemoire-checkpoint-v1"
@@ -38,7 +40,7 @@ class Checkpoint:
 
 
 def save_checkpoint(path: Path, net: DemoireNet, meta: dict, half: bool = True) -> None:
-    """Write atomically (temp file + rename) so a killed trainer never leaves a torn file.
+    """Written whole (:func:`write_whole`), so a killed trainer never leaves a torn file.
 
     ``half`` stores the weights in fp16 to keep the shipped file small; they load back as fp32.
     """
@@ -47,9 +49,9 @@ def save_checkpoint(path: Path, net: DemoireNet, meta: dict, half: bool = True) 
     state = {k: (v.half() if half and v.is_floating_point() else v).cpu().clone()
              for k, v in net.state_dict().items()}
     blob = {"format": FORMAT, "config": net.config.to_dict(), "state_dict": state, "meta": meta}
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(blob, tmp)
-    tmp.replace(path)
+    serialised = io.BytesIO()
+    torch.save(blob, serialised)
+    write_whole(path, serialised.getbuffer())
 
 
 def load_checkpoint(path: Path | None = None) -> Checkpoint:

@@ -32,7 +32,7 @@ import av
 import numpy as np
 from tqdm import tqdm
 
-from ..io.partial import part_path
+from ..files import part_path
 from .camera import CameraParams, _view_extent, render_pair
 from .content import CONTENT_KINDS, MIXED_PHOTO_SHARE, render_content, render_scroll_strip
 from .pairs import MAX_CONTENT_SIDE

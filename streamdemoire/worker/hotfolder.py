@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..api import Demoirer
+from ..files import write_whole
 from ..pipeline import CleanReport
 from .jobs import (
     MAX_RETRIES,
@@ -178,9 +179,7 @@ class HotFolder:
         tried (and failed, with the same reason) again, rather than an input without a reason.
         """
         note = self.failed / f"{claim.name}.reason.txt"
-        tmp = note.with_name(f".{note.name}.tmp")
-        tmp.write_text(why + "\n")
-        os.replace(tmp, note)
+        write_whole(note, why + "\n")
         os.replace(claim.path, self.failed / claim.name)
         claim.release()
 
