@@ -1,0 +1,79 @@
+"""tools/ceiling.py: the oracles that split the model's error into coarse light and the rest."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_ceiling():
+    """tools/ceiling.py as a module (tools/ is not a package; it imports tools/evaluate.py)."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    spec = importlib.util.spec_from_file_location("ceiling", ROOT / "tools" / "ceiling.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def textured(h: int = 96, w: int = 160, seed: int = 0) -> np.ndarray:
+    """A float image in (0, 1) with fine random detail on a mid-grey level."""
+    rng = np.random.default_rng(seed)
+    return np.clip(0.5 + 0.15 * rng.standard_normal((h, w, 3)), 0.05, 0.95)
+
+
+def vignetted(img: np.ndarray, strength: float = 0.6, slope: float = 0.3) -> np.ndarray:
+    """``img`` under a vignette and a left-to-right falloff, the simulator's kind of shading."""
+    h, w, _ = img.shape
+    half_diag = 0.5 * np.hypot(h, w)
+    y, x = np.meshgrid((np.arange(h) - (h - 1) / 2) / half_diag,
+                       (np.arange(w) - (w - 1) / 2) / half_diag, indexing="ij")
+    gain = (1 - strength * (x * x + y * y)) * (1 + slope * x)
+    return img * gain[..., None] * np.array([1.0, 0.95, 0.9])
+
+
+def test_the_shading_oracle_takes_out_shading_and_only_shading():
+    ceiling = load_ceiling()
+    clean = textured()
+    shaded = vignetted(clean)
+    assert ceiling.psnr(shaded, clean) < 25
+    assert ceiling.psnr(ceiling.without_shading(shaded, clean), clean) > 45
+    # Fine error that no smooth gain explains stays where it was.
+    noisy = np.clip(clean + 0.05 * np.random.default_rng(1).standard_normal(clean.shape), 0, 1)
+    before = ceiling.psnr(noisy, clean)
+    assert abs(ceiling.psnr(ceiling.without_shading(noisy, clean), clean) - before) < 0.1
+
+
+def test_the_light_oracle_takes_out_coarse_error_of_any_shape_but_not_fine_error():
+    ceiling = load_ceiling()
+    clean = textured()
+    h, w, _ = clean.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    bands = 1 + 0.3 * np.sin(2 * np.pi * xx / 120.0)[..., None] * np.array([1.0, -0.5, 0.2])
+    banded = np.clip(clean * bands, 0, 1)  # long-period colour bands: no polynomial fits them
+    fixed = ceiling.with_clean_light(banded, clean, side=9)
+    assert ceiling.psnr(fixed, clean) > ceiling.psnr(banded, clean) + 10
+    assert ceiling.psnr(ceiling.without_shading(banded, clean), clean) < ceiling.psnr(fixed, clean)
+    stripes = np.clip(clean + 0.1 * ((xx % 2) - 0.5)[..., None], 0, 1)  # finer than any box
+    assert (ceiling.psnr(ceiling.with_clean_light(stripes, clean, side=9), clean)
+            < ceiling.psnr(stripes, clean) + 1)
+
+
+def test_a_small_run_prints_and_writes_every_column(tmp_path, capsys):
+    ceiling = load_ceiling()
+    out = tmp_path / "ceiling.json"
+    code = ceiling.main(["--sizes", "128x72", "--held-out", "1", "--cache", str(tmp_path / "c"),
+                         "--json", str(out)])
+    assert code == 0
+    report = json.loads(out.read_text())["128x72"]
+    assert set(report) == {"7201 code", "mean"}
+    row = report["mean"]
+    assert len(row) == len(ceiling.COLUMNS)
+    model, light = row[1], row[2]
+    assert light >= model - 0.5  # the clean frame's light can only bring the output nearer
+    assert "clean's shading" in capsys.readouterr().out

@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""How far the model's output is from the clean frame, and how much of that is coarse light.
+
+The simulated benchmark (tools/evaluate.py) says how much the model gains; this says where the
+rest of the error lies, so that an idea can be weighed before it is trained. For each frame it
+scores the model's output as it is and twice more, each time with one part of its error taken
+away by an oracle that knows the clean frame:
+
+- "clean's light": the output multiplied by the clean frame's local mean over its own
+  (``--light-side`` px boxes, 33 by default): every error coarser than that is gone, shading
+  and long-period moiré alike, and what is left is fine detail;
+- "clean's shading": the output divided by the smooth per-colour gain that best explains it
+  against the clean frame, a log-polynomial in the frame's coordinates (the simulator's own
+  vignetting and viewing-angle falloff lie in that family, streamdemoire/synth/camera.py):
+  what a perfect per-frame shading estimate would give, and nothing more;
+
+and, to see what the network does where there is nothing to remove, the model run on the clean
+frame itself ("clean in").
+
+    python tools/ceiling.py                          # the benchmark's clips, both sizes
+    python tools/ceiling.py --held-out 28 --every 3  # 28 other clips per size
+    python tools/ceiling.py --checkpoint runs/r53/step1500.pt --sizes 1280x720
+
+Clips come from (and go into) tools/evaluate.py's cache, so after a benchmark run this only
+runs the model: about a minute for the benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import evaluate  # noqa: E402  (the benchmark's clips, sizes and cache)
+
+from streamdemoire.api import Demoirer  # noqa: E402
+from streamdemoire.sharpen import DEFAULT_AMOUNT  # noqa: E402
+
+#: Side of the block means the shading fit sees (pixels): coarse enough to average out the
+#: moiré that is left, fine enough for a vignette's curve.
+SHADING_BLOCK = 16
+
+COLUMNS = ("input", "model", "clean's light", "clean's shading", "clean in")
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR of two float images in [0, 1]."""
+    return float(10 * np.log10(1.0 / max(np.mean((a - b) ** 2), 1e-12)))
+
+
+def as_float(img: np.ndarray) -> np.ndarray:
+    return img.astype(np.float64) / 255.0
+
+
+def with_clean_light(out: np.ndarray, clean: np.ndarray, side: int) -> np.ndarray:
+    """``out`` with its local mean light (``side`` px boxes, per colour) replaced by ``clean``'s."""
+    def local_mean(img: np.ndarray) -> np.ndarray:
+        return ndimage.uniform_filter(img, size=(side, side, 1), mode="reflect")
+    return np.clip(out * local_mean(clean) / np.maximum(local_mean(out), 1e-3), 0.0, 1.0)
+
+
+def shading_basis(height: int, width: int) -> np.ndarray:
+    """H x W x 11 terms of a smooth gain's log: 1, x, y, the quadratics, the cubics and r^4,
+    over coordinates scaled by the half diagonal as the simulator's shading is."""
+    half_diag = 0.5 * np.hypot(height, width)
+    y, x = np.meshgrid((np.arange(height) - (height - 1) / 2) / half_diag,
+                       (np.arange(width) - (width - 1) / 2) / half_diag, indexing="ij")
+    r2 = x * x + y * y
+    return np.stack([np.ones_like(x), x, y, x * x, x * y, y * y, x ** 3, y ** 3,
+                     x * x * y, x * y * y, r2 * r2], axis=-1)
+
+
+def without_shading(out: np.ndarray, clean: np.ndarray, block: int = SHADING_BLOCK
+                    ) -> np.ndarray:
+    """``out`` divided by the smooth per-colour gain that best maps ``clean`` onto it.
+
+    Fitted by least squares on the log of block means (brighter blocks weigh more: their log
+    is less noisy), over the whole blocks of the frame; applied to every pixel.
+    """
+    h, w, _ = out.shape
+    hb, wb = h // block, w // block
+
+    def blocks(img: np.ndarray) -> np.ndarray:
+        return img[:hb * block, :wb * block].reshape(hb, block, wb, block, 3).mean((1, 3))
+
+    basis = shading_basis(h, w)
+    at_blocks = basis[block // 2::block, block // 2::block][:hb, :wb].reshape(-1, basis.shape[-1])
+    out_b, clean_b = blocks(out), blocks(clean)
+    result = np.empty_like(out)
+    for c in range(3):
+        log_gain = (np.log(np.maximum(out_b[..., c], 1e-3))
+                    - np.log(np.maximum(clean_b[..., c], 1e-3))).reshape(-1)
+        weight = np.sqrt(np.maximum(clean_b[..., c], 0.02)).reshape(-1)
+        coef = np.linalg.lstsq(at_blocks * weight[:, None], log_gain * weight, rcond=None)[0]
+        result[..., c] = out[..., c] * np.exp(-(basis @ coef))
+    return np.clip(result, 0.0, 1.0)
+
+
+def frame_scores(model: Demoirer, sample: evaluate.Sample, light_side: int) -> list[float]:
+    """One frame's PSNR in each of :data:`COLUMNS`."""
+    clean, moire = as_float(sample.clean), as_float(sample.moire)
+    out = as_float(model(sample.moire[None])[0])
+    on_clean = as_float(model(sample.clean[None])[0])
+    return [psnr(moire, clean), psnr(out, clean),
+            psnr(with_clean_light(out, clean, light_side), clean),
+            psnr(without_shading(out, clean), clean), psnr(on_clean, clean)]
+
+
+def size_table(size: evaluate.BenchmarkSize, model: Demoirer, args: argparse.Namespace
+               ) -> dict[str, list[float]]:
+    """Each clip's mean scores, and their mean over the clips (as the benchmark averages)."""
+    per_clip: dict[str, list[float]] = {}
+    for seed, kind in evaluate.progress(size.clips, f"clips {size.label}"):
+        samples = evaluate.clip_samples(seed, kind, size, args.fps, args.every, args.cache)
+        scores = [frame_scores(model, s, args.light_side) for s in samples]
+        per_clip[f"{seed} {kind}"] = np.mean(scores, axis=0).tolist()
+    per_clip["mean"] = np.mean(list(per_clip.values()), axis=0).tolist()
+    return per_clip
+
+
+def format_table(label: str, table: dict[str, list[float]]) -> str:
+    lines = [f"{label:16s}" + "".join(f"{c:>17s}" for c in COLUMNS)]
+    lines += [f"{clip:16s}" + "".join(f"{v:17.2f}" for v in row) for clip, row in table.items()]
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="\n\n".join(__doc__.split("\n\n")[1:]))
+    p.add_argument("--checkpoint", type=Path, default=None,
+                   help="model checkpoint (default: the shipped one)")
+    p.add_argument("--sharpen", type=float, default=DEFAULT_AMOUNT)
+    p.add_argument("--sizes", help="comma-separated WIDTHxHEIGHT (default: the benchmark's)")
+    p.add_argument("--held-out", type=int, default=None, metavar="N",
+                   help="N other short clips per size, as tools/evaluate.py --held-out")
+    p.add_argument("--every", type=int, default=None,
+                   help="score every k-th frame (default 5; 1 with --held-out)")
+    p.add_argument("--light-side", type=int, default=33,
+                   help="box side (px) of the clean light the first oracle puts in")
+    p.add_argument("--cache", type=Path, default=Path("runs/eval/clips"),
+                   help="tools/evaluate.py's clip cache")
+    p.add_argument("--fps", type=float, default=30.0)
+    p.add_argument("--json", type=Path, default=None, help="also write the tables here")
+    args = p.parse_args(argv)
+    if args.held_out is not None and not 1 <= args.held_out <= evaluate.HELD_OUT_MAX:
+        p.error(f"--held-out takes 1 to {evaluate.HELD_OUT_MAX} clips")
+    if args.light_side < 3 or args.light_side % 2 == 0:
+        p.error("--light-side takes an odd number of pixels, 3 or more")
+    args.every = args.every or (1 if args.held_out else 5)
+    args.clips, args.seconds, args.quick = None, None, False
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        sizes = evaluate.plan_sizes(args)
+    except evaluate.EvaluationError as exc:
+        print(f"ceiling.py: error: {exc}", file=sys.stderr)
+        return 2
+    args.cache = args.cache / evaluate.simulator_version()
+    model = Demoirer(checkpoint=args.checkpoint, sharpen=args.sharpen, temporal=False)
+    report = {}
+    for size in sizes:
+        report[size.label] = size_table(size, model, args)
+        print(format_table(size.label, report[size.label]) + "\n", flush=True)
+    if args.json is not None:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
