@@ -77,3 +77,11 @@ def test_a_small_run_prints_and_writes_every_column(tmp_path, capsys):
     model, light = row[1], row[2]
     assert light >= model - 0.5  # the clean frame's light can only bring the output nearer
     assert "clean's shading" in capsys.readouterr().out
+
+
+def test_a_missing_checkpoint_or_bad_size_is_one_line(tmp_path, capsys):
+    ceiling = load_ceiling()
+    assert ceiling.main(["--checkpoint", str(tmp_path / "none.pt"), "--sizes", "128x72"]) == 2
+    assert ceiling.main(["--sizes", "13x7"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("ceiling.py: error: ") for line in err)
