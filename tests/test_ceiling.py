@@ -85,3 +85,19 @@ def test_a_missing_checkpoint_or_bad_size_is_one_line(tmp_path, capsys):
     assert ceiling.main(["--sizes", "13x7"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("ceiling.py: error: ") for line in err)
+
+
+def test_real_pairs_are_scored_and_a_shaded_pair_gains_from_the_shading_oracle(tmp_path):
+    from PIL import Image
+
+    ceiling = load_ceiling()
+    clean = textured(128, 192)
+    for name, img in (("a_clean", clean), ("a_moire", vignetted(clean))):
+        Image.fromarray((img * 255).round().astype(np.uint8)).save(tmp_path / f"{name}.png")
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "lone_moire.png")
+    out = tmp_path / "real.json"
+    assert ceiling.main(["--real", str(tmp_path), "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert set(report) == {"real"} and set(report["real"]) == {"a", "mean"}
+    model, shading = report["real"]["a"][1], report["real"]["a"][3]
+    assert shading > model + 3

@@ -20,6 +20,7 @@ frame itself ("clean in").
     python tools/ceiling.py                          # the benchmark's clips, both sizes
     python tools/ceiling.py --held-out 28 --every 3  # 28 other clips per size
     python tools/ceiling.py --checkpoint runs/r53/step1500.pt --sizes 1280x720
+    python tools/ceiling.py --real ../shared/real-val  # the real pairs, raw PSNR
 
 Clips come from (and go into) tools/evaluate.py's cache, so after a benchmark run this only
 runs the model (twice a frame): 83 s for the benchmark on two cores, 2.2 minutes for
@@ -126,6 +127,17 @@ def size_table(size: evaluate.BenchmarkSize, model: Demoirer, args: argparse.Nam
     return per_clip
 
 
+def real_table(directory: Path, model: Demoirer, light_side: int) -> dict[str, list[float]]:
+    """The same scores for the real pairs in ``directory`` (tools/evaluate.py --real's)."""
+    pairs, _ = evaluate.real_samples(directory)
+    if not pairs:
+        raise evaluate.EvaluationError(f"no NAME_moire.png with a NAME_clean.png twin in "
+                                       f"{directory}")
+    table = {s.name: frame_scores(model, s, light_side) for s in pairs}
+    table["mean"] = np.mean(list(table.values()), axis=0).tolist()
+    return table
+
+
 def format_table(label: str, table: dict[str, list[float]]) -> str:
     lines = [f"{label:16s}" + "".join(f"{c:>17s}" for c in COLUMNS)]
     lines += [f"{clip:16s}" + "".join(f"{v:17.2f}" for v in row) for clip, row in table.items()]
@@ -140,6 +152,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="model checkpoint (default: the shipped one)")
     p.add_argument("--sharpen", type=float, default=DEFAULT_AMOUNT)
     p.add_argument("--sizes", help="comma-separated WIDTHxHEIGHT (default: the benchmark's)")
+    p.add_argument("--real", type=Path, metavar="DIR",
+                   help="the real pairs in DIR instead (NAME_moire.png, NAME_clean.png)")
     p.add_argument("--held-out", type=int, default=None, metavar="N",
                    help="N other short clips per size, as tools/evaluate.py --held-out")
     p.add_argument("--every", type=int, default=None,
@@ -162,14 +176,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    report = {}
     try:
-        sizes = evaluate.plan_sizes(args)
+        sizes = [] if args.real else evaluate.plan_sizes(args)
         model = Demoirer(checkpoint=args.checkpoint, sharpen=args.sharpen, temporal=False)
+        if args.real:
+            report["real"] = real_table(args.real, model, args.light_side)
+            print(format_table("real", report["real"]))
     except (evaluate.EvaluationError, CheckpointError, ValueError) as exc:
         print(f"ceiling.py: error: {exc}", file=sys.stderr)
         return 2
     args.cache = args.cache / evaluate.simulator_version()
-    report = {}
     for size in sizes:
         report[size.label] = size_table(size, model, args)
         print(format_table(size.label, report[size.label]) + "\n", flush=True)
