@@ -43,6 +43,7 @@ import evaluate  # noqa: E402  (the benchmark's clips, sizes and cache)
 
 from streamdemoire.api import Demoirer  # noqa: E402
 from streamdemoire.model.checkpoint import CheckpointError  # noqa: E402
+from streamdemoire.quality import psnr  # noqa: E402
 from streamdemoire.sharpen import DEFAULT_AMOUNT  # noqa: E402
 
 #: Side of the block means the shading fit sees (pixels): coarse enough to average out the
@@ -50,11 +51,6 @@ from streamdemoire.sharpen import DEFAULT_AMOUNT  # noqa: E402
 SHADING_BLOCK = 16
 
 COLUMNS = ("input", "model", "clean's light", "clean's shading", "clean in")
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR of two float images in [0, 1]."""
-    return float(10 * np.log10(1.0 / max(np.mean((a - b) ** 2), 1e-12)))
 
 
 def as_float(img: np.ndarray) -> np.ndarray:
