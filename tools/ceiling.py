@@ -18,7 +18,7 @@ and, to see what the network does where there is nothing to remove, the model ru
 frame itself ("clean in").
 
     python tools/ceiling.py                          # the benchmark's clips, both sizes
-    python tools/ceiling.py --held-out 28 --every 3  # 28 other clips per size
+    python tools/ceiling.py --held-out 28            # 28 other clips per size
     python tools/ceiling.py --checkpoint runs/r53/step1500.pt --sizes 1280x720
     python tools/ceiling.py --real ../shared/real-val  # the real pairs, raw PSNR
 
