@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from streamdemoire.quality import psnr
 
@@ -70,8 +71,10 @@ def test_a_small_run_prints_and_writes_every_column(tmp_path, capsys):
     ceiling = load_ceiling()
     out = tmp_path / "ceiling.json"
     code = ceiling.main(["--sizes", "128x72", "--held-out", "1", "--cache", str(tmp_path / "c"),
-                         "--json", str(out)])
+                         "--json", str(out), "--out", str(tmp_path)])
     assert code == 0
+    picture = Image.open(tmp_path / "ceiling_128x72.png")
+    assert picture.width == 6 * 128 + 5 * 4  # whole frames, one column per PICTURE_COLUMNS
     report = json.loads(out.read_text())["128x72"]
     assert set(report) == {"7201 code", "mean"}
     row = report["mean"]
@@ -90,15 +93,15 @@ def test_a_missing_checkpoint_or_bad_size_is_one_line(tmp_path, capsys):
 
 
 def test_real_pairs_are_scored_and_a_shaded_pair_gains_from_the_shading_oracle(tmp_path):
-    from PIL import Image
-
     ceiling = load_ceiling()
     clean = textured(128, 192)
     for name, img in (("a_clean", clean), ("a_moire", vignetted(clean))):
         Image.fromarray((img * 255).round().astype(np.uint8)).save(tmp_path / f"{name}.png")
     Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "lone_moire.png")
     out = tmp_path / "real.json"
-    assert ceiling.main(["--real", str(tmp_path), "--json", str(out)]) == 0
+    assert ceiling.main(["--real", str(tmp_path), "--json", str(out),
+                         "--out", str(tmp_path / "pictures")]) == 0
+    assert (tmp_path / "pictures" / "ceiling_real.png").is_file()
     report = json.loads(out.read_text())
     assert set(report) == {"real"} and set(report["real"]) == {"a", "mean"}
     model, shading = report["real"]["a"][1], report["real"]["a"][3]

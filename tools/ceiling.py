@@ -23,8 +23,10 @@ frame itself ("clean in").
     python tools/ceiling.py --real ../shared/real-val  # the real pairs, raw PSNR
 
 Clips come from (and go into) tools/evaluate.py's cache, so after a benchmark run this only
-runs the model (twice a frame): 83 s for the benchmark on two cores, 2.2 minutes for
-``--held-out 28``.
+runs the model (twice a frame): 22 s for the benchmark on two cores, 2.2 minutes for
+``--held-out 28``. Per size it also draws a picture (``--out``/ceiling_SIZE.png): one frame
+of each clip whole, with its coarse error before the network, after it, and after the
+shading oracle, for where a table's figure comes from.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -51,6 +54,13 @@ from streamdemoire.sharpen import DEFAULT_AMOUNT  # noqa: E402
 SHADING_BLOCK = 16
 
 COLUMNS = ("input", "model", "clean's light", "clean's shading", "clean in")
+
+#: The picture (``--out``/ceiling_*.png): one frame per clip, whole and shrunk, and each one's
+#: coarse error (its ``--light-side`` local mean minus the clean frame's) on grey, amplified.
+PICTURE_COLUMNS = ["input", "model", "clean", "input's coarse error", "model's coarse error",
+                   "model's, shading taken out"]
+PICTURE_WIDTH = 320
+ERROR_GAIN = 4.0
 
 
 def as_float(img: np.ndarray) -> np.ndarray:
@@ -101,37 +111,74 @@ def without_shading(out: np.ndarray, clean: np.ndarray, block: int = SHADING_BLO
     return np.clip(result, 0.0, 1.0)
 
 
-def frame_scores(model: Demoirer, sample: evaluate.Sample, light_side: int) -> list[float]:
-    """One frame's PSNR in each of :data:`COLUMNS`."""
+def column_images(model: Demoirer, sample: evaluate.Sample, light_side: int
+                  ) -> dict[str, np.ndarray]:
+    """The float H x W x 3 image each of :data:`COLUMNS` scores against the clean frame."""
     clean, moire = as_float(sample.clean), as_float(sample.moire)
     out = as_float(model(sample.moire[None])[0])
-    on_clean = as_float(model(sample.clean[None])[0])
-    return [psnr(moire, clean), psnr(out, clean),
-            psnr(with_clean_light(out, clean, light_side), clean),
-            psnr(without_shading(out, clean), clean), psnr(on_clean, clean)]
+    return {"input": moire, "model": out,
+            "clean's light": with_clean_light(out, clean, light_side),
+            "clean's shading": without_shading(out, clean),
+            "clean in": as_float(model(sample.clean[None])[0])}
+
+
+def as_picture(img: np.ndarray, width: int = PICTURE_WIDTH) -> np.ndarray:
+    """A float image as uint8, shrunk (box filter) to about ``width`` pixels across."""
+    picture = Image.fromarray((np.clip(img, 0.0, 1.0) * 255).round().astype(np.uint8))
+    return np.array(picture.reduce(max(1, img.shape[1] // width)))
+
+
+def picture_row(images: dict[str, np.ndarray], clean: np.ndarray, side: int
+                ) -> list[np.ndarray]:
+    """:data:`PICTURE_COLUMNS` for one frame: where its coarse error lies, before and after."""
+    def coarse_error(img: np.ndarray) -> np.ndarray:
+        error = ndimage.uniform_filter(img - clean, size=(side, side, 1), mode="reflect")
+        return 0.5 + ERROR_GAIN * error
+    shading_left = images["model"] - without_shading(images["model"], clean) + clean
+    return [as_picture(img) for img in (
+        images["input"], images["model"], clean, coarse_error(images["input"]),
+        coarse_error(images["model"]), coarse_error(shading_left))]
+
+
+def scored(samples: list[evaluate.Sample], model: Demoirer, light_side: int
+           ) -> tuple[list[float], list[np.ndarray]]:
+    """The samples' mean scores, and the picture row of the middle one."""
+    scores, row = [], []
+    for i, sample in enumerate(samples):
+        images = column_images(model, sample, light_side)
+        clean = as_float(sample.clean)
+        scores.append([psnr(images[c], clean) for c in COLUMNS])
+        if i == len(samples) // 2:
+            row = picture_row(images, clean, light_side)
+    return np.mean(scores, axis=0).tolist(), row
 
 
 def size_table(size: evaluate.BenchmarkSize, model: Demoirer, args: argparse.Namespace
-               ) -> dict[str, list[float]]:
-    """Each clip's mean scores, and their mean over the clips (as the benchmark averages)."""
-    per_clip: dict[str, list[float]] = {}
+               ) -> tuple[dict[str, list[float]], list[tuple[str, list[np.ndarray]]]]:
+    """Each clip's mean scores and their mean over the clips (as the benchmark averages), and
+    a picture row per clip."""
+    table, rows = {}, []
     for seed, kind in evaluate.progress(size.clips, f"clips {size.label}"):
         samples = evaluate.clip_samples(seed, kind, size, args.fps, args.every, args.cache)
-        scores = [frame_scores(model, s, args.light_side) for s in samples]
-        per_clip[f"{seed} {kind}"] = np.mean(scores, axis=0).tolist()
-    per_clip["mean"] = np.mean(list(per_clip.values()), axis=0).tolist()
-    return per_clip
+        table[f"{seed} {kind}"], row = scored(samples, model, args.light_side)
+        rows.append((f"{size.label} seed {seed} {kind}", row))
+    table["mean"] = np.mean(list(table.values()), axis=0).tolist()
+    return table, rows
 
 
-def real_table(directory: Path, model: Demoirer, light_side: int) -> dict[str, list[float]]:
-    """The same scores for the real pairs in ``directory`` (tools/evaluate.py --real's)."""
+def real_table(directory: Path, model: Demoirer, light_side: int
+               ) -> tuple[dict[str, list[float]], list[tuple[str, list[np.ndarray]]]]:
+    """The same for the real pairs in ``directory`` (tools/evaluate.py --real's)."""
     pairs, _ = evaluate.real_samples(directory)
     if not pairs:
         raise evaluate.EvaluationError(f"no NAME_moire.png with a NAME_clean.png twin in "
                                        f"{directory}")
-    table = {s.name: frame_scores(model, s, light_side) for s in pairs}
+    table, rows = {}, []
+    for sample in pairs:
+        table[sample.name], row = scored([sample], model, light_side)
+        rows.append((sample.name, row))
     table["mean"] = np.mean(list(table.values()), axis=0).tolist()
-    return table
+    return table, rows
 
 
 def format_table(label: str, table: dict[str, list[float]]) -> str:
@@ -159,6 +206,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cache", type=Path, default=Path("runs/eval/clips"),
                    help="tools/evaluate.py's clip cache")
     p.add_argument("--fps", type=float, default=30.0)
+    p.add_argument("--out", type=Path, default=Path("runs/ceiling"),
+                   help="the pictures go here (ceiling_SIZE.png, ceiling_real.png)")
     p.add_argument("--json", type=Path, default=None, help="also write the tables here")
     args = p.parse_args(argv)
     if args.held_out is not None and not 1 <= args.held_out <= evaluate.HELD_OUT_MAX:
@@ -176,16 +225,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sizes = [] if args.real else evaluate.plan_sizes(args)
         model = Demoirer(checkpoint=args.checkpoint, sharpen=args.sharpen, temporal=False)
+        args.out.mkdir(parents=True, exist_ok=True)
         if args.real:
-            report["real"] = real_table(args.real, model, args.light_side)
+            report["real"], rows = real_table(args.real, model, args.light_side)
             print(format_table("real", report["real"]))
+            path = evaluate.save_grid(args.out / "ceiling_real.png", rows, PICTURE_COLUMNS)
+            print(f"picture: {path}")
     except (evaluate.EvaluationError, CheckpointError, ValueError) as exc:
         print(f"ceiling.py: error: {exc}", file=sys.stderr)
         return 2
     args.cache = args.cache / evaluate.simulator_version()
     for size in sizes:
-        report[size.label] = size_table(size, model, args)
-        print(format_table(size.label, report[size.label]) + "\n", flush=True)
+        report[size.label], rows = size_table(size, model, args)
+        print(format_table(size.label, report[size.label]))
+        path = evaluate.save_grid(args.out / f"ceiling_{size.label}.png", rows, PICTURE_COLUMNS)
+        print(f"picture: {path}\n", flush=True)
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     return 0

@@ -353,22 +353,23 @@ def densest_square(amount: np.ndarray, side: int) -> tuple[int, int]:
 
 
 def labelled_grid(rows: list[tuple[str, list[np.ndarray]]], columns: list[str]) -> Image.Image:
-    """A grid of equal-sized crops: column labels on top, each row's caption above it."""
-    side = rows[0][1][0].shape[0]
+    """A grid of equal-sized images (crops, or whole frames shrunk): column labels on top,
+    each row's caption above it."""
+    cell_h, cell_w = rows[0][1][0].shape[:2]
     header, caption, gap = 16, 14, 4
-    width = len(columns) * side + (len(columns) - 1) * gap
-    height = header + len(rows) * (caption + side + gap)
+    width = len(columns) * cell_w + (len(columns) - 1) * gap
+    height = header + len(rows) * (caption + cell_h + gap)
     canvas = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(canvas)
     for c, label in enumerate(columns):
-        draw.text((c * (side + gap) + 3, 2), fit_text(draw, label, side - 6), fill="black")
+        draw.text((c * (cell_w + gap) + 3, 2), fit_text(draw, label, cell_w - 6), fill="black")
     y = header
     for name, cells in rows:
         draw.text((3, y + 1), name, fill=(90, 90, 90))
         y += caption
         for c, cell in enumerate(cells):
-            canvas.paste(Image.fromarray(cell), (c * (side + gap), y))
-        y += side + gap
+            canvas.paste(Image.fromarray(cell), (c * (cell_w + gap), y))
+        y += cell_h + gap
     return canvas
 
 
