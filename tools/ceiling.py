@@ -24,9 +24,9 @@ frame itself ("clean in").
 
 Clips come from (and go into) tools/evaluate.py's cache, so after a benchmark run this only
 runs the model (twice a frame): 22 s for the benchmark on two cores; 2.2 minutes for
-``--held-out 28`` with its clips rendered too. Per size it also draws a picture (``--out``/ceiling_SIZE.png): one frame
-of each clip whole, with its coarse error before the network, after it, and after the
-shading oracle, for where a table's figure comes from.
+``--held-out 28`` with its clips rendered too. Per size it also draws a picture
+(``--out``/ceiling_SIZE.png): one frame of each clip whole, with its coarse error before the
+network, after it, and after the shading oracle, for where a table's figure comes from.
 """
 
 from __future__ import annotations
