@@ -12,7 +12,8 @@ from scipy import ndimage
 from skimage.metrics import structural_similarity
 
 
-def _as_float(img) -> np.ndarray | torch.Tensor:
+def as_float(img) -> np.ndarray | torch.Tensor:
+    """uint8 images to float64 in [0, 1]; anything else as it is."""
     if isinstance(img, np.ndarray) and img.dtype == np.uint8:
         return img.astype(np.float64) / 255.0
     return img
@@ -20,7 +21,7 @@ def _as_float(img) -> np.ndarray | torch.Tensor:
 
 def psnr(a, b) -> float:
     """Peak signal-to-noise ratio in dB for signals in [0, 1]."""
-    a, b = _as_float(a), _as_float(b)
+    a, b = as_float(a), as_float(b)
     if isinstance(a, torch.Tensor):
         mse = torch.mean((a.double() - b.double()) ** 2).item()
     else:
@@ -30,7 +31,7 @@ def psnr(a, b) -> float:
 
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
     """Structural similarity of two H x W x 3 images (mean over channels)."""
-    return float(structural_similarity(_as_float(a), _as_float(b), channel_axis=-1,
+    return float(structural_similarity(as_float(a), as_float(b), channel_axis=-1,
                                        data_range=1.0))
 
 
@@ -40,20 +41,20 @@ def colour_fit(img: np.ndarray, reference: np.ndarray) -> np.ndarray:
     A photo of a screen differs from the original in tone and white balance as well as in
     moiré; fitting the map per image first leaves moiré, blur and artefacts as the error.
     """
-    x, y = _as_float(img).reshape(-1, 3), _as_float(reference).reshape(-1, 3)
+    x, y = as_float(img).reshape(-1, 3), as_float(reference).reshape(-1, 3)
     design = np.concatenate([x, np.ones((x.shape[0], 1))], axis=1)
     coef, *_ = np.linalg.lstsq(design, y, rcond=None)
-    return np.clip(design @ coef, 0, 1).reshape(_as_float(img).shape)
+    return np.clip(design @ coef, 0, 1).reshape(as_float(img).shape)
 
 
 def fitted_psnr(img: np.ndarray, reference: np.ndarray) -> float:
     """PSNR after :func:`colour_fit`: the score the real pairs are judged by."""
-    return psnr(colour_fit(img, reference), _as_float(reference))
+    return psnr(colour_fit(img, reference), as_float(reference))
 
 
 def luma_gradient(img: np.ndarray) -> np.ndarray:
     """Sobel gradient magnitude of an H x W x 3 image's luma, per pixel in [0, 1] units."""
-    luma = _as_float(img) @ np.array([0.299, 0.587, 0.114])
+    luma = as_float(img) @ np.array([0.299, 0.587, 0.114])
     return np.hypot(ndimage.sobel(luma, axis=0), ndimage.sobel(luma, axis=1)) / 8.0
 
 
@@ -91,7 +92,7 @@ def _luma_frames(frames) -> torch.Tensor:
     if isinstance(frames, torch.Tensor):
         rgb = frames.double()
     else:
-        rgb = torch.stack([torch.as_tensor(np.asarray(_as_float(f), np.float64))
+        rgb = torch.stack([torch.as_tensor(np.asarray(as_float(f), np.float64))
                            .permute(2, 0, 1) for f in frames])
     weights = torch.tensor([0.299, 0.587, 0.114], dtype=rgb.dtype, device=rgb.device)
     return (rgb * weights.view(1, 3, 1, 1)).sum(1, keepdim=True)

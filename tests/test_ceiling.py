@@ -106,3 +106,16 @@ def test_real_pairs_are_scored_and_a_shaded_pair_gains_from_the_shading_oracle(t
     assert set(report) == {"real"} and set(report["real"]) == {"a", "mean"}
     model, shading = report["real"]["a"][1], report["real"]["a"][3]
     assert shading > model + 3
+
+
+def test_the_pictures_last_column_is_the_error_left_after_the_shading_oracle():
+    ceiling = load_ceiling()
+    clean = textured()
+    shaded = vignetted(clean)
+    images = {"input": shaded, "model": shaded,
+              "clean's shading": ceiling.without_shading(shaded, clean)}
+    row = ceiling.picture_row(images, clean, side=9)
+    assert len(row) == len(ceiling.PICTURE_COLUMNS)
+    model_error, left = (cell.astype(float) - 127.5 for cell in row[-2:])
+    assert np.abs(model_error).mean() > 30  # the vignette, amplified
+    assert np.abs(left).mean() < 5  # next to nothing coarse left: grey

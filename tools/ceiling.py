@@ -46,7 +46,7 @@ import evaluate  # noqa: E402  (the benchmark's clips, sizes and cache)
 
 from streamdemoire.api import Demoirer  # noqa: E402
 from streamdemoire.model.checkpoint import CheckpointError  # noqa: E402
-from streamdemoire.quality import psnr  # noqa: E402
+from streamdemoire.quality import as_float, psnr  # noqa: E402
 from streamdemoire.sharpen import DEFAULT_AMOUNT  # noqa: E402
 
 #: Side of the block means the shading fit sees (pixels): coarse enough to average out the
@@ -61,10 +61,6 @@ PICTURE_COLUMNS = ["input", "model", "clean", "input's coarse error", "model's c
                    "model's, shading taken out"]
 PICTURE_WIDTH = 320
 ERROR_GAIN = 4.0
-
-
-def as_float(img: np.ndarray) -> np.ndarray:
-    return img.astype(np.float64) / 255.0
 
 
 def with_clean_light(out: np.ndarray, clean: np.ndarray, side: int) -> np.ndarray:
@@ -111,12 +107,12 @@ def without_shading(out: np.ndarray, clean: np.ndarray, block: int = SHADING_BLO
     return np.clip(result, 0.0, 1.0)
 
 
-def column_images(model: Demoirer, sample: evaluate.Sample, light_side: int
-                  ) -> dict[str, np.ndarray]:
-    """The float H x W x 3 image each of :data:`COLUMNS` scores against the clean frame."""
-    clean, moire = as_float(sample.clean), as_float(sample.moire)
+def column_images(model: Demoirer, sample: evaluate.Sample, clean: np.ndarray,
+                  light_side: int) -> dict[str, np.ndarray]:
+    """The float H x W x 3 image each of :data:`COLUMNS` scores against ``clean`` (the
+    sample's clean frame as float)."""
     out = as_float(model(sample.moire[None])[0])
-    return {"input": moire, "model": out,
+    return {"input": as_float(sample.moire), "model": out,
             "clean's light": with_clean_light(out, clean, light_side),
             "clean's shading": without_shading(out, clean),
             "clean in": as_float(model(sample.clean[None])[0])}
@@ -134,10 +130,9 @@ def picture_row(images: dict[str, np.ndarray], clean: np.ndarray, side: int
     def coarse_error(img: np.ndarray) -> np.ndarray:
         error = ndimage.uniform_filter(img - clean, size=(side, side, 1), mode="reflect")
         return 0.5 + ERROR_GAIN * error
-    shading_left = images["model"] - without_shading(images["model"], clean) + clean
     return [as_picture(img) for img in (
         images["input"], images["model"], clean, coarse_error(images["input"]),
-        coarse_error(images["model"]), coarse_error(shading_left))]
+        coarse_error(images["model"]), coarse_error(images["clean's shading"]))]
 
 
 def scored(samples: list[evaluate.Sample], model: Demoirer, light_side: int
@@ -145,8 +140,8 @@ def scored(samples: list[evaluate.Sample], model: Demoirer, light_side: int
     """The samples' mean scores, and the picture row of the middle one."""
     scores, row = [], []
     for i, sample in enumerate(samples):
-        images = column_images(model, sample, light_side)
         clean = as_float(sample.clean)
+        images = column_images(model, sample, clean, light_side)
         scores.append([psnr(images[c], clean) for c in COLUMNS])
         if i == len(samples) // 2:
             row = picture_row(images, clean, light_side)
