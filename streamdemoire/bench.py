@@ -51,7 +51,7 @@ import numpy as np
 import torch
 
 from .engine import BACKENDS, Engine, create_engine, frames_to_tensor, tensor_to_frames
-from .files import part_path
+from .files import written_whole
 from .io import Batch, EncodeSettings, FileSink, FileSource, FrameTime
 from .options import sharpen_option, temporal_options
 from .sharpen import DEFAULT_AMOUNT
@@ -121,21 +121,16 @@ def looped_clip(cache: Path, clip: Path, frames: int, fps: float = CLIP_FPS) -> 
         return path
     pool = decode_frames(clip)
     rate = Fraction(fps).limit_denominator(1001)
-    tmp = part_path(path)
-    try:
-        with av.open(str(tmp), "w", format="mp4") as out:
-            stream = out.add_stream("libx264", rate=rate,
-                                    options={"crf": str(LOOP_CRF), "preset": LOOP_PRESET})
-            stream.width, stream.height, stream.pix_fmt = *pool[0].shape[1::-1], "yuv420p"
-            stream.time_base = 1 / rate
-            for i in range(frames):
-                frame = av.VideoFrame.from_ndarray(pool[i % len(pool)], format="rgb24")
-                frame.pts, frame.time_base = i, 1 / rate
-                out.mux(stream.encode(frame))
-            out.mux(stream.encode())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with written_whole(path) as (tmp,), av.open(str(tmp), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=rate,
+                                options={"crf": str(LOOP_CRF), "preset": LOOP_PRESET})
+        stream.width, stream.height, stream.pix_fmt = *pool[0].shape[1::-1], "yuv420p"
+        stream.time_base = 1 / rate
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(pool[i % len(pool)], format="rgb24")
+            frame.pts, frame.time_base = i, 1 / rate
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
     return path
 
 

@@ -19,7 +19,6 @@ Every randomised range is a module constant below, with the reason for its value
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import sys
@@ -32,7 +31,7 @@ import av
 import numpy as np
 from tqdm import tqdm
 
-from ..files import part_path
+from ..files import written_whole
 from .camera import CameraParams, _view_extent, render_pair
 from .content import CONTENT_KINDS, MIXED_PHOTO_SHARE, render_content, render_scroll_strip
 from .pairs import MAX_CONTENT_SIDE
@@ -284,21 +283,6 @@ def render_clip(seed: int, width: int, height: int, seconds: float, fps: float =
                             int(scene.scroll[i]), scene.poses[i])
 
 
-@contextlib.contextmanager
-def _atomic_outputs(*paths: Path) -> Iterator[list[Path]]:
-    """Names for temporary files beside ``paths`` (:func:`part_path`; the encoders create
-    them), renamed onto them only if the block succeeds, so a reader never sees a
-    half-written clip and a failure leaves nothing behind."""
-    temps = [part_path(path) for path in paths]
-    try:
-        yield temps
-        for tmp, path in zip(temps, paths, strict=True):
-            os.replace(tmp, path)
-    finally:
-        for tmp in temps:
-            tmp.unlink(missing_ok=True)
-
-
 def _video_stream(container: av.container.OutputContainer, codec: str, pix_fmt: str,
                   rate: Fraction, width: int, height: int, options: dict[str, str]):
     stream = container.add_stream(codec, rate=rate, options=options)
@@ -333,7 +317,7 @@ def write_clip(out_path: str | os.PathLike, clean_path: str | os.PathLike, width
     rate = Fraction(fps).limit_denominator(1001)
     scene_kinds: dict[int, str] = {}
     bar = tqdm(total=n, unit="frame", disable=not (progress and sys.stderr.isatty()))
-    with (bar, _atomic_outputs(Path(out_path), Path(clean_path)) as (tmp_out, tmp_clean),
+    with (bar, written_whole(Path(out_path), Path(clean_path)) as (tmp_out, tmp_clean),
           av.open(str(tmp_out), "w", format="mp4",
                   options={"video_track_timescale": str(rate.numerator)}) as moire_file,
           av.open(str(tmp_clean), "w", format="matroska") as clean_file):
