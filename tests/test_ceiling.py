@@ -119,3 +119,41 @@ def test_the_pictures_last_column_is_the_error_left_after_the_shading_oracle():
     model_error, left = (cell.astype(float) - 127.5 for cell in row[-2:])
     assert np.abs(model_error).mean() > 30  # the vignette, amplified
     assert np.abs(left).mean() < 5  # next to nothing coarse left: grey
+
+
+def test_shading_twins_differ_by_a_smooth_gain_alone_and_share_their_clean_frame():
+    ceiling = load_ceiling()
+    shaded, unshaded, clean = ceiling.shading_twins(7402, "web", 144, 256)
+    again = ceiling.shading_twins(7402, "web", 144, 256)
+    assert all(np.array_equal(a, b) for a, b in zip((shaded, unshaded, clean), again, strict=True))
+    ratio = (np.log(np.maximum(ceiling.block_means(shaded / 255, 16), 1e-3))
+             - np.log(np.maximum(ceiling.block_means(unshaded / 255, 16), 1e-3)))
+    basis = ceiling.shading_basis(144, 256)[8::16, 8::16].reshape(-1, 11)
+    for c in range(3):
+        target = ratio[..., c].reshape(-1)
+        fit = basis @ np.linalg.lstsq(basis, target, rcond=None)[0]
+        assert target.std() > 0.03  # there is shading (vignette 0.3 or more)
+        assert np.mean((target - fit) ** 2) < 0.05 * target.var()  # and nothing else
+
+
+def test_shading_left_is_one_for_a_pass_through_and_near_zero_for_the_oracle():
+    ceiling = load_ceiling()
+    shaded, unshaded, clean = ceiling.shading_twins(7401, "code", 144, 256)
+    assert ceiling.shading_left(shaded, unshaded, shaded, unshaded) == 1.0
+    clean_f = clean / 255.0
+    deshaded = [ceiling.without_shading(img / 255.0, clean_f) for img in (shaded, unshaded)]
+    assert abs(ceiling.shading_left(*deshaded, shaded, unshaded)) < 0.1
+    half = np.sqrt(shaded / 255.0 * (unshaded / 255.0))  # half of the log-gain taken out
+    assert abs(ceiling.shading_left(half, unshaded, shaded, unshaded) - 0.5) < 0.05
+
+
+def test_a_shading_twins_run_prints_and_writes_its_columns(tmp_path, capsys):
+    ceiling = load_ceiling()
+    out = tmp_path / "twins.json"
+    assert ceiling.main(["--shading-twins", "1", "--sizes", "128x72", "--json", str(out),
+                         "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "twins_128x72.png").is_file()
+    report = json.loads(out.read_text())["128x72"]
+    assert set(report) == {"7401 code", "mean"}
+    assert len(report["mean"]) == len(ceiling.TWIN_COLUMNS)
+    assert "shading left" in capsys.readouterr().out

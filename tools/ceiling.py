@@ -17,14 +17,23 @@ away by an oracle that knows the clean frame:
 and, to see what the network does where there is nothing to remove, the model run on the clean
 frame itself ("clean in").
 
+``--shading-twins N`` asks the question behind the coarse error directly: N shots per size are
+each filmed twice by the simulator, with their camera's shading and without it, all else equal,
+and the model runs on both. "shading left" is how much of the difference between the two inputs'
+coarse light comes through to the outputs (0: the outputs' coarse light is the same whatever
+the shading; 1: the shading passes untouched); the unshaded shot's scores say what removing
+shading costs a frame that had none.
+
     python tools/ceiling.py                          # the benchmark's clips, both sizes
     python tools/ceiling.py --held-out 28            # 28 other clips per size
     python tools/ceiling.py --checkpoint runs/r53/step1500.pt --sizes 1280x720
     python tools/ceiling.py --real ../shared/real-val  # the real pairs, raw PSNR
+    python tools/ceiling.py --shading-twins 14       # shots with and without their shading
 
 Clips come from (and go into) tools/evaluate.py's cache, so after a benchmark run this only
 runs the model (twice a frame): 22 s for the benchmark on two cores; 2.2 minutes for
-``--held-out 28`` with its clips rendered too. Per size it also draws a picture
+``--held-out 28`` with its clips rendered too; 1.5 minutes for ``--shading-twins 14`` at both
+sizes (its shots are rendered each time, twice). Per size it also draws a picture
 (``--out``/ceiling_SIZE.png): one frame of each clip whole, with its coarse error before the
 network, after it, and after the shading oracle, for where a table's figure comes from.
 """
@@ -34,6 +43,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +58,8 @@ from streamdemoire.api import Demoirer  # noqa: E402
 from streamdemoire.model.checkpoint import CheckpointError  # noqa: E402
 from streamdemoire.quality import as_float, psnr  # noqa: E402
 from streamdemoire.sharpen import DEFAULT_AMOUNT  # noqa: E402
+from streamdemoire.synth.camera import CameraParams, render_pair  # noqa: E402
+from streamdemoire.synth.pairs import content_for_view  # noqa: E402
 
 #: Side of the block means the shading fit sees (pixels): coarse enough to average out the
 #: moiré that is left, fine enough for a vignette's curve.
@@ -61,6 +73,18 @@ PICTURE_COLUMNS = ["input", "model", "clean", "input's coarse error", "model's c
                    "model's, shading taken out"]
 PICTURE_WIDTH = 320
 ERROR_GAIN = 4.0
+
+#: ``--shading-twins N``: shot k is seed TWIN_SEED_BASE + k (apart from the benchmark's, the
+#: held-out clips' and the trainer's seeds), its kind evaluate.HELD_OUT_KINDS[k % 7]; cameras
+#: are drawn until one vignettes by TWIN_MIN_VIGNETTE or more, so every shot has shading.
+TWIN_SEED_BASE = 7401
+TWIN_MIN_VIGNETTE = 0.3
+TWIN_COLUMNS = ("shaded: input", "shaded: model", "unshaded: input", "unshaded: model",
+                "shading left")
+TWIN_PICTURE_COLUMNS = ["shaded input", "model", "unshaded input", "model", "clean",
+                        "unshaded model's coarse error"]
+#: Side (px) of the block means whose light "shading left" compares.
+TWIN_BLOCK = 32
 
 
 def with_clean_light(out: np.ndarray, clean: np.ndarray, side: int) -> np.ndarray:
@@ -81,6 +105,12 @@ def shading_basis(height: int, width: int) -> np.ndarray:
                      x * x * y, x * y * y, r2 * r2], axis=-1)
 
 
+def block_means(img: np.ndarray, block: int) -> np.ndarray:
+    """Per-colour means of the whole ``block`` x ``block`` blocks of an H x W x 3 image."""
+    hb, wb = img.shape[0] // block, img.shape[1] // block
+    return img[:hb * block, :wb * block].reshape(hb, block, wb, block, 3).mean((1, 3))
+
+
 def without_shading(out: np.ndarray, clean: np.ndarray, block: int = SHADING_BLOCK
                     ) -> np.ndarray:
     """``out`` divided by the smooth per-colour gain that best maps ``clean`` onto it.
@@ -90,13 +120,9 @@ def without_shading(out: np.ndarray, clean: np.ndarray, block: int = SHADING_BLO
     """
     h, w, _ = out.shape
     hb, wb = h // block, w // block
-
-    def blocks(img: np.ndarray) -> np.ndarray:
-        return img[:hb * block, :wb * block].reshape(hb, block, wb, block, 3).mean((1, 3))
-
     basis = shading_basis(h, w)
     at_blocks = basis[block // 2::block, block // 2::block][:hb, :wb].reshape(-1, basis.shape[-1])
-    out_b, clean_b = blocks(out), blocks(clean)
+    out_b, clean_b = block_means(out, block), block_means(clean, block)
     result = np.empty_like(out)
     for c in range(3):
         log_gain = (np.log(np.maximum(out_b[..., c], 1e-3))
@@ -105,6 +131,44 @@ def without_shading(out: np.ndarray, clean: np.ndarray, block: int = SHADING_BLO
         coef = np.linalg.lstsq(at_blocks * weight[:, None], log_gain * weight, rcond=None)[0]
         result[..., c] = out[..., c] * np.exp(-(basis @ coef))
     return np.clip(result, 0.0, 1.0)
+
+
+def shading_twins(seed: int, kind: str, height: int, width: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One shot filmed twice, with its camera's shading and without: (shaded, unshaded, clean).
+
+    Content, pose, moiré, noise (the same generator state) and compression are shared, so the
+    two frames differ by the shading alone; the simulator's clean twin has no shading, so
+    both share it too.
+    """
+    rng = np.random.default_rng(seed)
+    params = CameraParams.sample(rng)
+    while params.vignette < TWIN_MIN_VIGNETTE:
+        params = CameraParams.sample(rng)
+    unshaded_params = replace(params, vignette=0.0, falloff_x=0.0, falloff_y=0.0,
+                              colour_drift=(0.0, 0.0, 0.0, 0.0))
+    content = content_for_view(kind, params, height, width, rng)
+    shaded, clean = render_pair(content, params, height, width, np.random.default_rng([seed, 1]))
+    unshaded, _ = render_pair(content, unshaded_params, height, width,
+                              np.random.default_rng([seed, 1]))
+    return shaded, unshaded, clean
+
+
+def shading_left(shaded_out: np.ndarray, unshaded_out: np.ndarray, shaded_in: np.ndarray,
+                 unshaded_in: np.ndarray, block: int = TWIN_BLOCK) -> float:
+    """How much of the shading a model passed on, from its runs on a pair of shading twins.
+
+    The least-squares slope of the outputs' coarse log-light difference on the inputs' (per
+    colour, frame means taken out, as the exposure is the camera's): 0 when the two outputs
+    have the same coarse light whatever the shading was, 1 when it came through as it went in.
+    """
+    def log_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        d = (np.log(np.maximum(block_means(as_float(a), block), 1e-3))
+             - np.log(np.maximum(block_means(as_float(b), block), 1e-3)))
+        return d - d.mean((0, 1))
+    d_in = log_difference(shaded_in, unshaded_in)
+    d_out = log_difference(shaded_out, unshaded_out)
+    return float((d_out * d_in).sum() / max(float((d_in * d_in).sum()), 1e-12))
 
 
 def column_images(model: Demoirer, sample: evaluate.Sample, clean: np.ndarray,
@@ -176,8 +240,29 @@ def real_table(directory: Path, model: Demoirer, light_side: int
     return table, rows
 
 
-def format_table(label: str, table: dict[str, list[float]]) -> str:
-    lines = [f"{label:16s}" + "".join(f"{c:>17s}" for c in COLUMNS)]
+def twins_table(size: evaluate.BenchmarkSize, model: Demoirer, count: int, light_side: int
+                ) -> tuple[dict[str, list[float]], list[tuple[str, list[np.ndarray]]]]:
+    """:data:`TWIN_COLUMNS` for ``count`` pairs of shading twins at ``size``, and their mean."""
+    table, rows = {}, []
+    shots = evaluate.seeds_and_kinds(TWIN_SEED_BASE, evaluate.HELD_OUT_KINDS, count)
+    for seed, kind in evaluate.progress(shots, f"shading twins {size.label}"):
+        shaded, unshaded, clean = shading_twins(seed, kind, size.height, size.width)
+        shaded_out, unshaded_out = model(np.stack([shaded, unshaded]))
+        table[f"{seed} {kind}"] = [psnr(shaded, clean), psnr(shaded_out, clean),
+                                   psnr(unshaded, clean), psnr(unshaded_out, clean),
+                                   shading_left(shaded_out, unshaded_out, shaded, unshaded)]
+        images = [as_float(img) for img in (shaded, shaded_out, unshaded, unshaded_out, clean)]
+        error = ndimage.uniform_filter(images[3] - images[4], size=(light_side, light_side, 1),
+                                       mode="reflect")
+        rows.append((f"{size.label} seed {seed} {kind}",
+                     [as_picture(img) for img in (*images, 0.5 + ERROR_GAIN * error)]))
+    table["mean"] = np.mean(list(table.values()), axis=0).tolist()
+    return table, rows
+
+
+def format_table(label: str, table: dict[str, list[float]], columns: tuple[str, ...] = COLUMNS
+                 ) -> str:
+    lines = [f"{label:16s}" + "".join(f"{c:>17s}" for c in columns)]
     lines += [f"{clip:16s}" + "".join(f"{v:17.2f}" for v in row) for clip, row in table.items()]
     return "\n".join(lines)
 
@@ -194,6 +279,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="the real pairs in DIR instead (NAME_moire.png, NAME_clean.png)")
     p.add_argument("--held-out", type=int, default=None, metavar="N",
                    help="N other short clips per size, as tools/evaluate.py --held-out")
+    p.add_argument("--shading-twins", type=int, default=None, metavar="N",
+                   help="N shots per size filmed with and without their shading instead")
     p.add_argument("--every", type=int, default=None,
                    help="score every k-th frame (default 5; 1 with --held-out)")
     p.add_argument("--light-side", type=int, default=33,
@@ -207,6 +294,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.held_out is not None and not 1 <= args.held_out <= evaluate.HELD_OUT_MAX:
         p.error(f"--held-out takes 1 to {evaluate.HELD_OUT_MAX} clips")
+    if args.shading_twins is not None and not 1 <= args.shading_twins <= evaluate.HELD_OUT_MAX:
+        p.error(f"--shading-twins takes 1 to {evaluate.HELD_OUT_MAX} shots")
     if args.light_side < 3 or args.light_side % 2 == 0:
         p.error("--light-side takes an odd number of pixels, 3 or more")
     args.every = args.every or (1 if args.held_out else 5)
@@ -231,9 +320,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     args.cache = args.cache / evaluate.simulator_version()
     for size in sizes:
-        report[size.label], rows = size_table(size, model, args)
-        print(format_table(size.label, report[size.label]))
-        path = evaluate.save_grid(args.out / f"ceiling_{size.label}.png", rows, PICTURE_COLUMNS)
+        if args.shading_twins:
+            report[size.label], rows = twins_table(size, model, args.shading_twins,
+                                                   args.light_side)
+            columns, picture_columns, name = TWIN_COLUMNS, TWIN_PICTURE_COLUMNS, "twins"
+        else:
+            report[size.label], rows = size_table(size, model, args)
+            columns, picture_columns, name = COLUMNS, PICTURE_COLUMNS, "ceiling"
+        print(format_table(size.label, report[size.label], columns))
+        path = evaluate.save_grid(args.out / f"{name}_{size.label}.png", rows, picture_columns)
         print(f"picture: {path}\n", flush=True)
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
