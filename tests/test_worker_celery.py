@@ -34,8 +34,13 @@ from streamdemoire.cli import main  # noqa: E402
 from streamdemoire.worker.celery_app import make_app  # noqa: E402
 
 VISIBILITY_TIMEOUT = 15
-#: Long enough that a quiet machine cannot finish it within the workers' 1 s grace after SIGTERM.
-LONG_FRAMES = 200
+#: The workers' grace period after SIGTERM (seconds), far shorter than what is left of the long
+#: job when it is stopped part way through.
+GRACE = 0.25
+#: About 2 s through the identity network on a fast host (139 frames a second here): a job
+#: stopped part way through still has several grace periods to go. With 200 frames and a
+#: grace of 1 s such a host finished the job within its grace, and nothing went back.
+LONG_FRAMES = 300
 
 
 class Cluster:
@@ -78,7 +83,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory,
             workers[f"{name}@test"] = start_worker(
                 folder / f"{name}.log", "--broker", url, "--checkpoint", identity_checkpoint,
                 "--visibility-timeout", str(VISIBILITY_TIMEOUT), "--name", f"{name}@test",
-                "--grace", "1", *extra)
+                "--grace", str(GRACE), *extra)
         for worker in workers.values():
             wait_for(lambda w=worker: " ready." in w.log or w.popen.poll() is not None,
                      "the workers to connect", timeout=120)
