@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from streamdemoire.quality import psnr
@@ -157,3 +158,12 @@ def test_a_shading_twins_run_prints_and_writes_its_columns(tmp_path, capsys):
     assert set(report) == {"7401 code", "mean"}
     assert len(report["mean"]) == len(ceiling.TWIN_COLUMNS)
     assert "shading left" in capsys.readouterr().out
+
+
+def test_shading_twins_do_not_mix_with_other_sets(tmp_path, capsys):
+    ceiling = load_ceiling()
+    for other in (["--real", str(tmp_path)], ["--held-out", "2"]):
+        with pytest.raises(SystemExit) as stop:
+            ceiling.main(["--shading-twins", "2", *other])
+        assert stop.value.code == 2
+    assert capsys.readouterr().err.count("not with --real or --held-out") == 2

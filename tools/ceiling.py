@@ -296,6 +296,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--held-out takes 1 to {evaluate.HELD_OUT_MAX} clips")
     if args.shading_twins is not None and not 1 <= args.shading_twins <= evaluate.HELD_OUT_MAX:
         p.error(f"--shading-twins takes 1 to {evaluate.HELD_OUT_MAX} shots")
+    if args.shading_twins is not None and (args.real or args.held_out is not None):
+        p.error("--shading-twins films shots of its own: not with --real or --held-out")
     if args.light_side < 3 or args.light_side % 2 == 0:
         p.error("--light-side takes an odd number of pixels, 3 or more")
     args.every = args.every or (1 if args.held_out else 5)
