@@ -12,7 +12,10 @@ from skimage.registration import phase_cross_correlation
 
 from streamdemoire.synth.camera import (
     LAYOUTS,
+    SHADING_FIELDS,
     CameraParams,
+    _sample_shading,
+    _shading,
     content_size_for,
     h264_roundtrip,
     render_pair,
@@ -164,6 +167,21 @@ def test_shading_darkens_the_moire_frame_but_not_the_twin():
     assert (right[0] - left[0]) > (right[1] - left[1]) + 5  # red drifts more than green
     corner, centre = moire[:8, :8, 1].mean(), moire[28:36, 44:52, 1].mean()
     assert corner < centre - 5
+
+
+def test_an_unshaded_camera_differs_in_its_shading_alone():
+    rng = np.random.default_rng(3)
+    drawn = {}
+    while not drawn:  # a tenth of the draws leave shading out
+        drawn = _sample_shading(rng)
+    assert set(drawn) == set(SHADING_FIELDS)  # unshaded() resets every field the draw sets
+    params = CameraParams.sample(np.random.default_rng(4))
+    shaded = CameraParams(**{**params.to_dict(), **drawn})
+    unshaded = shaded.unshaded()
+    assert np.ptp(_shading(shaded, 36, 64).numpy()) > 0.1
+    assert np.all(_shading(unshaded, 36, 64).numpy() == 1.0)
+    kept = {k: v for k, v in unshaded.to_dict().items() if k not in SHADING_FIELDS}
+    assert kept == {k: v for k, v in params.to_dict().items() if k not in SHADING_FIELDS}
 
 
 def test_auto_exposure_meters_the_clipped_frame():

@@ -43,7 +43,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -145,11 +144,9 @@ def shading_twins(seed: int, kind: str, height: int, width: int
     params = CameraParams.sample(rng)
     while params.vignette < TWIN_MIN_VIGNETTE:
         params = CameraParams.sample(rng)
-    unshaded_params = replace(params, vignette=0.0, falloff_x=0.0, falloff_y=0.0,
-                              colour_drift=(0.0, 0.0, 0.0, 0.0))
     content = content_for_view(kind, params, height, width, rng)
     shaded, clean = render_pair(content, params, height, width, np.random.default_rng([seed, 1]))
-    unshaded, _ = render_pair(content, unshaded_params, height, width,
+    unshaded, _ = render_pair(content, params.unshaded(), height, width,
                               np.random.default_rng([seed, 1]))
     return shaded, unshaded, clean
 

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 
 import av
 import numpy as np
@@ -156,6 +156,16 @@ class CameraParams:
 
     def display_px_per_output_px(self) -> float:
         return self.sensor_scale / self.pitch
+
+    def unshaded(self) -> CameraParams:
+        """The same camera without shading (:data:`SHADING_FIELDS` at their defaults), as a
+        tenth of sampled cameras are: a shot filmed both ways differs by the shading alone."""
+        defaults = {f.name: f.default for f in fields(self) if f.name in SHADING_FIELDS}
+        return replace(self, **defaults)
+
+
+#: The fields :func:`_sample_shading` draws; left at their defaults they shade nothing.
+SHADING_FIELDS = ("vignette", "falloff_x", "falloff_y", "colour_drift")
 
 
 def _sample_shading(rng: np.random.Generator) -> dict:
