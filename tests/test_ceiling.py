@@ -139,12 +139,12 @@ def test_shading_twins_differ_by_a_smooth_gain_alone_and_share_their_clean_frame
 
 def test_shading_left_is_one_for_a_pass_through_and_near_zero_for_the_oracle():
     ceiling = load_ceiling()
-    shaded, unshaded, clean = ceiling.shading_twins(7401, "code", 144, 256)
+    shaded, unshaded, clean = (img / 255.0 for img in ceiling.shading_twins(7401, "code", 144,
+                                                                              256))
     assert ceiling.shading_left(shaded, unshaded, shaded, unshaded) == 1.0
-    clean_f = clean / 255.0
-    deshaded = [ceiling.without_shading(img / 255.0, clean_f) for img in (shaded, unshaded)]
+    deshaded = [ceiling.without_shading(img, clean) for img in (shaded, unshaded)]
     assert abs(ceiling.shading_left(*deshaded, shaded, unshaded)) < 0.1
-    half = np.sqrt(shaded / 255.0 * (unshaded / 255.0))  # half of the log-gain taken out
+    half = np.sqrt(shaded * unshaded)  # half of the log-gain taken out
     assert abs(ceiling.shading_left(half, unshaded, shaded, unshaded) - 0.5) < 0.05
 
 

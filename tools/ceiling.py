@@ -153,15 +153,16 @@ def shading_twins(seed: int, kind: str, height: int, width: int
 
 def shading_left(shaded_out: np.ndarray, unshaded_out: np.ndarray, shaded_in: np.ndarray,
                  unshaded_in: np.ndarray, block: int = TWIN_BLOCK) -> float:
-    """How much of the shading a model passed on, from its runs on a pair of shading twins.
+    """How much of the shading a model passed on, from its runs on a pair of shading twins
+    (float images in [0, 1]).
 
     The least-squares slope of the outputs' coarse log-light difference on the inputs' (per
     colour, frame means taken out, as the exposure is the camera's): 0 when the two outputs
     have the same coarse light whatever the shading was, 1 when it came through as it went in.
     """
     def log_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        d = (np.log(np.maximum(block_means(as_float(a), block), 1e-3))
-             - np.log(np.maximum(block_means(as_float(b), block), 1e-3)))
+        d = (np.log(np.maximum(block_means(a, block), 1e-3))
+             - np.log(np.maximum(block_means(b, block), 1e-3)))
         return d - d.mean((0, 1))
     d_in = log_difference(shaded_in, unshaded_in)
     d_out = log_difference(shaded_out, unshaded_out)
@@ -185,15 +186,20 @@ def as_picture(img: np.ndarray, width: int = PICTURE_WIDTH) -> np.ndarray:
     return np.array(picture.reduce(max(1, img.shape[1] // width)))
 
 
+def coarse_error(img: np.ndarray, clean: np.ndarray, side: int) -> np.ndarray:
+    """``img``'s local mean (``side`` px boxes) minus ``clean``'s, amplified on grey: what a
+    picture shows of an error in the coarse light."""
+    error = ndimage.uniform_filter(img - clean, size=(side, side, 1), mode="reflect")
+    return 0.5 + ERROR_GAIN * error
+
+
 def picture_row(images: dict[str, np.ndarray], clean: np.ndarray, side: int
                 ) -> list[np.ndarray]:
     """:data:`PICTURE_COLUMNS` for one frame: where its coarse error lies, before and after."""
-    def coarse_error(img: np.ndarray) -> np.ndarray:
-        error = ndimage.uniform_filter(img - clean, size=(side, side, 1), mode="reflect")
-        return 0.5 + ERROR_GAIN * error
     return [as_picture(img) for img in (
-        images["input"], images["model"], clean, coarse_error(images["input"]),
-        coarse_error(images["model"]), coarse_error(images["clean's shading"]))]
+        images["input"], images["model"], clean, coarse_error(images["input"], clean, side),
+        coarse_error(images["model"], clean, side),
+        coarse_error(images["clean's shading"], clean, side))]
 
 
 def scored(samples: list[evaluate.Sample], model: Demoirer, light_side: int
@@ -243,16 +249,16 @@ def twins_table(size: evaluate.BenchmarkSize, model: Demoirer, count: int, light
     table, rows = {}, []
     shots = evaluate.seeds_and_kinds(TWIN_SEED_BASE, evaluate.HELD_OUT_KINDS, count)
     for seed, kind in evaluate.progress(shots, f"shading twins {size.label}"):
-        shaded, unshaded, clean = shading_twins(seed, kind, size.height, size.width)
-        shaded_out, unshaded_out = model(np.stack([shaded, unshaded]))
+        shots_in = shading_twins(seed, kind, size.height, size.width)
+        shots_out = model(np.stack(shots_in[:2]))
+        shaded, unshaded, clean = (as_float(img) for img in shots_in)
+        shaded_out, unshaded_out = (as_float(img) for img in shots_out)
         table[f"{seed} {kind}"] = [psnr(shaded, clean), psnr(shaded_out, clean),
                                    psnr(unshaded, clean), psnr(unshaded_out, clean),
                                    shading_left(shaded_out, unshaded_out, shaded, unshaded)]
-        images = [as_float(img) for img in (shaded, shaded_out, unshaded, unshaded_out, clean)]
-        error = ndimage.uniform_filter(images[3] - images[4], size=(light_side, light_side, 1),
-                                       mode="reflect")
-        rows.append((f"{size.label} seed {seed} {kind}",
-                     [as_picture(img) for img in (*images, 0.5 + ERROR_GAIN * error)]))
+        rows.append((f"{size.label} seed {seed} {kind}", [as_picture(img) for img in (
+            shaded, shaded_out, unshaded, unshaded_out, clean,
+            coarse_error(unshaded_out, clean, light_side))]))
     table["mean"] = np.mean(list(table.values()), axis=0).tolist()
     return table, rows
 
