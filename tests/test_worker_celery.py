@@ -203,6 +203,7 @@ def test_sigterm_hands_a_running_job_back(cluster: Cluster, clips: dict[str, Pat
     os.kill(worker.popen.pid, signal.SIGTERM)  # the main process, as docker stop does
     assert worker.popen.wait(60) == 0, worker.log
 
+    assert f"running jobs get {GRACE:g} s to finish" in worker.log  # not rounded to "0 s"
     assert "Restoring 1 unacknowledged message(s)" in worker.log
     assert Redis.from_url(cluster.url).llen("streamdemoire") == 1  # back in the queue
     assert not output.exists()

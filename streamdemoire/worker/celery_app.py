@@ -176,7 +176,7 @@ def configure_worker(app: Celery, spec: EngineSpec, *, metrics: bool, grace: flo
         from celery.worker import state
 
         if state.active_requests:
-            log.warning("stopping: running jobs get %.0f s to finish, then go back to the "
+            log.warning("stopping: running jobs get %g s to finish, then go back to the "
                         "queue", grace)
         timers.append(threading.Timer(grace, os.kill, (os.getpid(), signal.SIGQUIT)))
         timers[0].daemon = True

@@ -268,7 +268,7 @@ class HotFolderWorker:
         self._stopping = True
         if self.job is None:
             return
-        log.info("stopping: %s gets %.0f s to finish", self.job, self.grace)
+        log.info("stopping: %s gets %g s to finish", self.job, self.grace)
         if self.grace <= 0:
             self._grace_over()
         else:
