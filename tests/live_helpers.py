@@ -46,9 +46,7 @@ def camera_clip(cache_dir: Path) -> Path:
     """A looped simulated moiré clip in H.264 as an IP camera sends it: no B-frames, a
     keyframe every second. Rendered once and kept in pytest's cache, keyed by the
     simulator's source code, since rendering takes a while on a busy machine."""
-    key = hashlib.sha256(repr((SIZE, FPS, LOOPS)).encode())
-    for source in sorted(Path(synth_package.__file__).parent.glob("*.py")):
-        key.update(source.read_bytes())
+    key = hashlib.sha256(repr((SIZE, FPS, LOOPS, synth_package.source_digest())).encode())
     clip = cache_dir / f"camera-{key.hexdigest()[:16]}.mp4"
     if clip.exists():
         return clip

@@ -1,10 +1,14 @@
 """Screen content renderers: shapes, determinism, variety, kind selection and scroll strips."""
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from streamdemoire import synth
 from streamdemoire.synth import content
-from streamdemoire.synth.content import CONTENT_KINDS, render_content, render_scroll_strip
+from streamdemoire.synth.content import CONTENT_KINDS, render_content, render_scroll_strip, text
 
 ALL_KINDS = CONTENT_KINDS + ("mixed",)
 
@@ -68,9 +72,9 @@ def test_scroll_strip_is_deterministic_and_rejects_negative_extra():
 
 def test_renders_without_dejavu_fonts(monkeypatch):
     """A fresh CI machine may lack fonts-dejavu-core: PIL's built-in font must stand in."""
-    caches = (content._font_path, content._pil_font, content._glyph, content._word_bitmap,
-              content._line_height, content._space_width)
-    monkeypatch.setattr(content, "_FONT_DIRS", ())
+    caches = (text._font_path, text._pil_font, text._glyph, text._word_bitmap,
+              text._line_height, text._space_width)
+    monkeypatch.setattr(text, "_FONT_DIRS", ())
     for cache in caches:
         cache.cache_clear()
     try:
@@ -81,3 +85,17 @@ def test_renders_without_dejavu_fonts(monkeypatch):
     finally:
         for cache in caches:
             cache.cache_clear()
+
+
+def test_source_digest_follows_every_module_of_the_simulator(tmp_path):
+    """The clip caches key on it: an edit to a content module must change it too."""
+    tree = tmp_path / "synth"
+    shutil.copytree(Path(synth.__file__).parent, tree, ignore=shutil.ignore_patterns("__pycache__"))
+    before = synth.source_digest(tree)
+    assert before == synth.source_digest()
+    for module in (tree / "content" / "text.py", tree / "camera.py"):
+        original = module.read_text()
+        module.write_text(original + "\n# edited\n")
+        assert synth.source_digest(tree) != before
+        module.write_text(original)
+    assert synth.source_digest(tree) == before

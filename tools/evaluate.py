@@ -410,10 +410,7 @@ def decode_rgb(path: Path) -> list[np.ndarray]:
 
 def simulator_version() -> str:
     """Short hash of the simulator's source: a cached clip is reused only while it is unchanged."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(synth.__file__).parent.glob("*.py")):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
+    return synth.source_digest()[:12]
 
 
 def clip_samples(seed: int, kind: str, size: BenchmarkSize, fps: float, every: int,
