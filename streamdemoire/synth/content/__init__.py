@@ -16,7 +16,9 @@ Public API: :data:`CONTENT_KINDS`, :func:`render_content`, :func:`render_scroll_
 One module per kind: ``slides``, ``editor`` (``"code"``), ``web``, ``spreadsheet``, ``chart``,
 ``desktop`` (``"ui"``), ``document`` (``"text"``) and ``photos`` (``"photo"``, and the pictures
 the others show); and what they share: ``sampling`` (random draws), ``canvas``, ``text`` (words
-and fonts), ``colour`` (themes) and ``widgets`` (icons, buttons, arrows).
+and fonts), ``colour`` (themes) and ``widgets`` (icons, buttons, arrows). What these modules
+import from each other keeps its leading underscore: it is the package's own, and nothing
+outside it should import it; the API is the three names above.
 """
 
 import functools
