@@ -82,7 +82,8 @@ def test_a_small_run_prints_and_writes_every_column(tmp_path, capsys):
     assert len(row) == len(ceiling.COLUMNS)
     model, light = row[1], row[2]
     assert light >= model - 0.5  # the clean frame's light can only bring the output nearer
-    assert "clean's shading" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "clean's shading" in printed and "two oracles, 128x72: " in printed
 
 
 def test_a_missing_checkpoint_or_bad_size_is_one_line(tmp_path, capsys):
@@ -104,9 +105,23 @@ def test_real_pairs_are_scored_and_a_shaded_pair_gains_from_the_shading_oracle(t
                          "--out", str(tmp_path / "pictures")]) == 0
     assert (tmp_path / "pictures" / "ceiling_real.png").is_file()
     report = json.loads(out.read_text())
-    assert set(report) == {"real"} and set(report["real"]) == {"a", "mean"}
-    model, shading = report["real"]["a"][1], report["real"]["a"][3]
-    assert shading > model + 3
+    assert set(report) == {"real", "two oracles"} and set(report["real"]) == {"a", "mean"}
+    scores = dict(zip(ceiling.COLUMNS, report["real"]["a"], strict=True))
+    assert scores["clean's shading"] > scores["model"] + 3
+    # The pair differs by a smooth gain alone: the oracle on the input gives back the clean
+    # photo (to its 8 bits), and so does the two-oracle bound.
+    assert scores["input, clean's shading"] > 40
+    assert report["two oracles"]["real"] == pytest.approx(scores["input, clean's shading"])
+
+
+def test_two_oracles_take_the_better_of_running_the_network_or_not_clip_by_clip():
+    ceiling = load_ceiling()
+    def row(with_net: float, without: float) -> list[float]:
+        scores = dict.fromkeys(ceiling.COLUMNS, 0.0)
+        scores["clean's shading"], scores["input, clean's shading"] = with_net, without
+        return list(scores.values())
+    table = {"a": row(30.0, 25.0), "b": row(20.0, 36.0), "mean": row(25.0, 30.5)}
+    assert ceiling.two_oracles(table) == pytest.approx((30.0 + 36.0) / 2)
 
 
 def test_the_pictures_last_column_is_the_error_left_after_the_shading_oracle():

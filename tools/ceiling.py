@@ -13,9 +13,13 @@ away by an oracle that knows the clean frame:
   against the clean frame, a log-polynomial in the frame's coordinates (the simulator's own
   vignetting and viewing-angle falloff lie in that family, streamdemoire/synth/camera.py):
   what a perfect per-frame shading estimate would give, and nothing more;
+- "input, clean's shading": the same oracle on the input, with no network at all;
 
 and, to see what the network does where there is nothing to remove, the model run on the clean
-frame itself ("clean in").
+frame itself ("clean in"). Under each table, "two oracles" is the mean over clips of the better
+of "clean's shading" and "input, clean's shading": a perfect shading estimate together with a
+perfect choice, clip by clip, of whether to run the network; what this network could reach
+if both could be read from the frames.
 
 ``--shading-twins N`` asks the question behind the coarse error directly: N shots per size are
 each filmed twice by the simulator, with their camera's shading and without it, all else equal,
@@ -64,7 +68,8 @@ from streamdemoire.synth.pairs import content_for_view  # noqa: E402
 #: moiré that is left, fine enough for a vignette's curve.
 SHADING_BLOCK = 16
 
-COLUMNS = ("input", "model", "clean's light", "clean's shading", "clean in")
+COLUMNS = ("input", "model", "clean's light", "clean's shading", "input, clean's shading",
+           "clean in")
 
 #: The picture (``--out``/ceiling_*.png): one frame per clip, whole and shrunk, and each one's
 #: coarse error (its ``--light-side`` local mean minus the clean frame's) on grey, amplified.
@@ -177,6 +182,7 @@ def column_images(model: Demoirer, sample: evaluate.Sample, clean: np.ndarray,
     return {"input": as_float(sample.moire), "model": out,
             "clean's light": with_clean_light(out, clean, light_side),
             "clean's shading": without_shading(out, clean),
+            "input, clean's shading": without_shading(as_float(sample.moire), clean),
             "clean in": as_float(model(sample.clean[None])[0])}
 
 
@@ -263,11 +269,32 @@ def twins_table(size: evaluate.BenchmarkSize, model: Demoirer, count: int, light
     return table, rows
 
 
+def two_oracles(table: dict[str, list[float]]) -> float:
+    """Mean over the clips of a :data:`COLUMNS` table of the better of "clean's shading" and
+    "input, clean's shading": both oracles at once, the shading and whether to run the network."""
+    with_net, without = COLUMNS.index("clean's shading"), COLUMNS.index("input, clean's shading")
+    return float(np.mean([max(row[with_net], row[without])
+                          for clip, row in table.items() if clip != "mean"]))
+
+
 def format_table(label: str, table: dict[str, list[float]], columns: tuple[str, ...] = COLUMNS
                  ) -> str:
-    lines = [f"{label:16s}" + "".join(f"{c:>17s}" for c in columns)]
-    lines += [f"{clip:16s}" + "".join(f"{v:17.2f}" for v in row) for clip, row in table.items()]
+    widths = [len(c) + 2 for c in columns]
+    lines = [f"{label:16s}" + "".join(f"{c:>{w}s}" for c, w in zip(columns, widths, strict=True))]
+    lines += [f"{clip:16s}" + "".join(f"{v:{w}.2f}" for v, w in zip(row, widths, strict=True))
+              for clip, row in table.items()]
     return "\n".join(lines)
+
+
+def show_oracle_table(label: str, report: dict) -> None:
+    """Print ``report[label]`` (a :data:`COLUMNS` table) and its two-oracle bound under it,
+    and keep the bound in ``report["two oracles"]``."""
+    table = report[label]
+    bound, start = two_oracles(table), table["mean"][COLUMNS.index("input")]
+    report.setdefault("two oracles", {})[label] = bound
+    print(format_table(label, table))
+    print(f"two oracles, {label}: {bound:.2f} dB ({bound - start:+.2f} over the input): "
+          f"clean's shading, and for each clip the better of running the network or not")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -317,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         if args.real:
             report["real"], rows = real_table(args.real, model, args.light_side)
-            print(format_table("real", report["real"]))
+            show_oracle_table("real", report)
             path = evaluate.save_grid(args.out / "ceiling_real.png", rows, PICTURE_COLUMNS)
             print(f"picture: {path}")
     except (evaluate.EvaluationError, CheckpointError, ValueError) as exc:
@@ -328,11 +355,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.shading_twins:
             report[size.label], rows = twins_table(size, model, args.shading_twins,
                                                    args.light_side)
-            columns, picture_columns, name = TWIN_COLUMNS, TWIN_PICTURE_COLUMNS, "twins"
+            print(format_table(size.label, report[size.label], TWIN_COLUMNS))
+            picture_columns, name = TWIN_PICTURE_COLUMNS, "twins"
         else:
             report[size.label], rows = size_table(size, model, args)
-            columns, picture_columns, name = COLUMNS, PICTURE_COLUMNS, "ceiling"
-        print(format_table(size.label, report[size.label], columns))
+            show_oracle_table(size.label, report)
+            picture_columns, name = PICTURE_COLUMNS, "ceiling"
         path = evaluate.save_grid(args.out / f"{name}_{size.label}.png", rows, picture_columns)
         print(f"picture: {path}\n", flush=True)
     if args.json is not None:
