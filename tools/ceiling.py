@@ -4,7 +4,7 @@
 The simulated benchmark (tools/evaluate.py) says how much the model gains; this says where the
 rest of the error lies, so that an idea can be weighed before it is trained. For each frame it
 scores the model's output as it is and twice more, each time with one part of its error taken
-away by an oracle that knows the clean frame:
+away by an oracle that knows the clean frame, and the input once more:
 
 - "clean's light": the output multiplied by the clean frame's local mean over its own
   (``--light-side`` px boxes, 33 by default): every error coarser than that is gone, shading
