@@ -4,12 +4,15 @@ determinism, every display layout, and moiré that appears only where physics sa
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 from skimage import data
 from skimage.registration import phase_cross_correlation
 
+from streamdemoire.synth import camera
 from streamdemoire.synth.camera import (
     LAYOUTS,
     SHADING_FIELDS,
@@ -109,6 +112,21 @@ def test_same_seed_same_frames_other_seed_other_noise():
     np.testing.assert_array_equal(a[1], b[1])
     assert not np.array_equal(a[0], c[0])
     np.testing.assert_array_equal(a[1], c[1])  # the clean twin has no noise
+
+
+@pytest.mark.parametrize("strip_samples", [1, 700, 5000])
+def test_rendering_in_strips_changes_no_pixel(monkeypatch, strip_samples):
+    """The sensor is sampled and demosaicked a strip of rows at a time to bound its memory;
+    strips of one sensor row, of three, or of 23 with a short last one (the sensor has 130
+    rows of 216) must give the frames one strip gives."""
+    params = replace(CameraParams.sample(np.random.default_rng(8)), sensor_scale=2.7,
+                     jpeg_quality=None, h264_crf=None)
+    content = _blocks(8, *content_size_for(params, 48, 80))
+    whole = _render(content, params, 48, 80, seed=3)
+    monkeypatch.setattr(camera, "SENSOR_STRIP_SAMPLES", strip_samples)
+    in_strips = _render(content, params, 48, 80, seed=3)
+    np.testing.assert_array_equal(in_strips[0], whole[0])
+    np.testing.assert_array_equal(in_strips[1], whole[1])
 
 
 def test_sampled_params_are_deterministic():

@@ -46,6 +46,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+#: Sensor pixels sampled at a time (``_sensor_samples``): about 300 MB of working memory.
+SENSOR_STRIP_SAMPLES = 1 << 21
+
 #: Harmonics of the subpixel mask kept in its Fourier series. The fifth harmonic of a stripe
 #: layout is already attenuated below a few percent by any real lens.
 HARMONICS = 5
@@ -346,23 +349,35 @@ def _tone(lin: torch.Tensor, params: CameraParams) -> torch.Tensor:
     return (1 - params.contrast) * y + params.contrast * smooth
 
 
-def _bayer_mosaic_demosaic(rgb: torch.Tensor, params: CameraParams,
-                           rng: np.random.Generator) -> torch.Tensor:
-    """Keep one colour per pixel (RGGB at a random phase), add noise, bilinear-demosaic."""
-    _, h, w = rgb.shape
+def _bayer_masks(params: CameraParams, rows: torch.Tensor, width: int) -> torch.Tensor:
+    """3 x len(rows) x width, bool: where the colour filter (RGGB at a random phase) passes
+    red, green and blue, for the sensor rows ``rows``."""
     py, px = divmod(params.bayer_phase, 2)
-    yy = (torch.arange(h)[:, None] + py) % 2
-    xx = (torch.arange(w)[None, :] + px) % 2
-    masks = torch.stack([(yy == 0) & (xx == 0), (yy + xx) == 1, (yy == 1) & (xx == 1)]).float()
-    raw = (rgb * masks).sum(0)
+    yy = (rows[:, None] + py) % 2
+    xx = (torch.arange(width)[None, :] + px) % 2
+    return torch.stack([(yy == 0) & (xx == 0), (yy + xx) == 1, (yy == 1) & (xx == 1)])
+
+
+def _noise_and_demosaic(raw: torch.Tensor, params: CameraParams, rng: np.random.Generator
+                        ) -> torch.Tensor:
+    """The raw mosaic with shot and read noise, bilinear-demosaicked to 3 x H x W."""
+    h, w = raw.shape
     noise_sd = torch.sqrt(params.shot_noise * raw.clamp(min=0) + params.read_noise ** 2)
     gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
     raw = raw + noise_sd * torch.randn(raw.shape, generator=gen)
+    del noise_sd
     k_g = torch.tensor([[0, 1, 0], [1, 4, 1], [0, 1, 0]], dtype=torch.float32) / 4
     k_rb = torch.tensor([[1, 2, 1], [2, 4, 2], [1, 2, 1]], dtype=torch.float32) / 4
     kernels = torch.stack([k_rb, k_g, k_rb])[:, None]
-    sparse = F.pad((raw * masks)[None], (1, 1, 1, 1), mode="reflect")
-    return F.conv2d(sparse, kernels, groups=3)[0]
+    sparse = F.pad((raw * _bayer_masks(params, torch.arange(h), w))[None], (1, 1, 1, 1),
+                   mode="reflect")
+    # In strips too: torch's CPU convolution of a whole frame needs some ten times the
+    # frame's memory while it works (2.8 GB more for a 3 x 3600 x 6400 frame of 264 MB).
+    rgb = torch.empty(3, h, w)
+    rows = max(1, SENSOR_STRIP_SAMPLES // w)
+    for top in range(0, h, rows):
+        rgb[:, top:top + rows] = F.conv2d(sparse[:, :, top:top + rows + 2], kernels, groups=3)[0]
+    return rgb
 
 
 def _downscale(img: torch.Tensor, height: int, width: int, method: str) -> torch.Tensor:
@@ -437,18 +452,14 @@ def render_pair(content: np.ndarray, params: CameraParams, height: int, width: i
     ``compress=False`` leaves the moiré frame uncompressed (video clips are compressed by their
     encoder instead of JPEG).
     """
-    content_lin = srgb_to_linear(content)
-    hw = content.shape[:2]
-    # Sensor: one sample per pixel (its integration over the pixel is in the mask's harmonics).
-    ys, xs = _grid(height, width, params.sensor_scale)
-    u, v = _output_to_display(params, ys, xs, height, width, hw)
-    shown = _sample_content(content_lin, u, v)
-    sensor = shown * _subpixel_mask(params, u, v)
-    sensor = _bayer_mosaic_demosaic(sensor, params, rng).clamp_(min=0)
+    shown, raw = _sensor_samples(srgb_to_linear(content), params, height, width)
     # The twin: the same samples of an ideal emitter on an ideal full-colour sensor. Sharing
     # the sampling (rather than an area-averaged "perfect" view) keeps out of the pair what no
     # model could learn from the moiré frame: content detail the sensor never saw.
     ideal = _downscale(shown, height, width, params.downscale)
+    del shown  # sensor-sized frames go as soon as they are used: at 5x they are gigabytes
+    sensor = _noise_and_demosaic(raw, params, rng).clamp_(min=0)
+    del raw
     # Downscaled before the tone curve, as phones bin and scale raw (linear) data: averaging
     # resolved subpixel stripes after a concave tone curve would darken the frame instead.
     sensor = _downscale(sensor, height, width, params.downscale)
@@ -460,6 +471,31 @@ def render_pair(content: np.ndarray, params: CameraParams, height: int, width: i
     elif compress and params.h264_crf is not None:
         moire = h264_roundtrip(moire, params.h264_crf)
     return moire, clean
+
+
+def _sensor_samples(content_lin: torch.Tensor, params: CameraParams, height: int, width: int
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the screen's light at each sensor pixel, 3 x H x W; the sensor's raw mosaic of that
+    light through the subpixel mask and the colour filter, H x W).
+
+    One sample per sensor pixel (its integration over the pixel is in the mask's harmonics),
+    computed a strip of rows at a time: the geometry, the lookup and the mask's Fourier
+    series hold some 150 bytes per sensor pixel while they work, and a still at five times
+    the output's resolution has 23 million sensor pixels at 1280x720. Every sample depends on
+    its own coordinates only, so the strips change no result.
+    """
+    ys, xs = _grid(height, width, params.sensor_scale)
+    rows = max(1, SENSOR_STRIP_SAMPLES // ys.shape[1])
+    shown = torch.empty(3, *ys.shape)
+    raw = torch.empty(ys.shape)
+    for top in range(0, ys.shape[0], rows):
+        strip = slice(top, top + rows)
+        u, v = _output_to_display(params, ys[strip], xs[strip], height, width,
+                                  content_lin.shape[1:])
+        shown[:, strip] = _sample_content(content_lin, u, v)
+        masks = _bayer_masks(params, torch.arange(ys.shape[0])[strip], ys.shape[1])
+        raw[strip] = (shown[:, strip] * _subpixel_mask(params, u, v) * masks).sum(0)
+    return shown, raw
 
 
 def _phone_look(img: torch.Tensor, params: CameraParams) -> np.ndarray:
