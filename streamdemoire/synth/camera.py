@@ -480,9 +480,9 @@ def _sensor_samples(content_lin: torch.Tensor, params: CameraParams, height: int
 
     One sample per sensor pixel (its integration over the pixel is in the mask's harmonics),
     computed a strip of rows at a time: the geometry, the lookup and the mask's Fourier
-    series hold some 80 bytes per sensor pixel while they work, 1.7 GB at once for the 23
-    million sensor pixels of a 1280x720 still at five times, where the two frames kept take
-    16. Every sample depends on its own coordinates only, so the strips change no result.
+    series hold some 80 bytes per sensor pixel while they work, of which the two frames kept
+    take 16: 1.7 GB at once for the 23 million sensor pixels of a 1280x720 still at five
+    times. Every sample depends on its own coordinates only, so the strips change no result.
     """
     ys, xs = _grid(height, width, params.sensor_scale)
     rows = max(1, SENSOR_STRIP_SAMPLES // ys.shape[1])
